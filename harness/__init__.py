@@ -1,0 +1,1 @@
+"""Glue between configs, Lightning and result records: validation, identity, callbacks, the run itself."""

@@ -1,0 +1,111 @@
+"""Command-line guard: check every override by composing the config before Hydra
+runs, and turn user mistakes into one line on stderr (exit code 2), no traceback."""
+from __future__ import annotations
+
+import difflib
+import sys
+from pathlib import Path
+from typing import Callable
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from harness.errors import UserError
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+EXIT_USER_ERROR = 2
+
+
+def fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_USER_ERROR
+
+
+def _combinations(overrides: list[str]) -> list[list[str]]:
+    """The first value of every sweep, then each other value of each sweep in turn:
+    every value a sweep names gets composed once, without the full product."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    choices: list[list[str]] = []
+    for o in parsed:
+        key = o.get_key_element()
+        if o.is_sweep_override():
+            choices.append([f"{key}={v}" for v in o.sweep_string_iterator()])
+        else:
+            choices.append([o.input_line])
+    base = [c[0] for c in choices]
+    combos = [base]
+    for i, c in enumerate(choices):
+        for alt in c[1:]:
+            combos.append(base[:i] + [alt] + base[i + 1:])
+    return combos
+
+
+def _group_options(group: str) -> list[str]:
+    folder = CONF_DIR / group
+    return sorted(str(p.relative_to(folder).with_suffix("")) for p in folder.rglob("*.yaml"))
+
+
+def _explain(err: Exception, overrides: list[str]) -> str:
+    text = str(err)
+    if isinstance(err, MissingConfigException) or "Could not find '" in text:
+        missing = text.split("Could not find '", 1)[1].split("'", 1)[0] if "Could not find '" in text else ""
+        group, _, option = missing.rpartition("/")
+        if group and (CONF_DIR / group).is_dir():
+            options = _group_options(group)
+            hint = difflib.get_close_matches(option, options, n=1)
+            return (f"unknown {group} {option!r}" + (f" (did you mean {group}={hint[0]}?)" if hint else "")
+                    + f"; available: {', '.join(options)}")
+    if "Could not override '" in text:
+        key = text.split("Could not override '", 1)[1].split("'", 1)[0]
+        parent, _, leaf = key.rpartition(".")
+        known = _known_keys(parent, [o for o in overrides if not o.lstrip("+~").startswith(key + "=")])
+        hint = difflib.get_close_matches(leaf, known, n=1)
+        return (f"unknown key {key}" + (f" (did you mean {parent + '.' if parent else ''}{hint[0]}?)" if hint else "")
+                + (f"; {parent or 'top level'} has: {', '.join(known)}" if known else ""))
+    return text.strip().splitlines()[0] if text.strip() else type(err).__name__
+
+
+def _known_keys(parent: str, overrides: list[str]) -> list[str]:
+    try:
+        cfg = compose("config", overrides=overrides)
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        return sorted(k for k in node.keys() if not str(k).startswith("_")) if node is not None else []
+    except Exception:
+        return []
+
+
+def check_overrides(argv: list[str]) -> str | None:
+    """None when every override composes, else the one-line reason."""
+    overrides = [a for a in argv if not a.startswith("-") and not a.startswith("hydra")]
+    if not overrides:
+        return None
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        try:
+            combos = _combinations(overrides)
+        except OverrideParseException as err:
+            return f"cannot parse overrides: {str(err).splitlines()[0]}"
+        for combo in combos:
+            try:
+                compose("config", overrides=combo)
+            except (ConfigCompositionException, MissingConfigException, OmegaConfBaseException, ValueError) as err:
+                return _explain(err, combo)
+    GlobalHydra.instance().clear()
+    return None
+
+
+def guard_cli(main: Callable[[], None]) -> int:
+    flags = [a for a in sys.argv[1:] if a.startswith("-")]
+    if all(f in ("-m", "--multirun") for f in flags):
+        problem = check_overrides(sys.argv[1:])
+        if problem:
+            return fail(problem)
+    try:
+        main()
+    except UserError as err:
+        return fail(str(err))
+    return 0

@@ -1,0 +1,5 @@
+"""Errors the user can fix; the entry point prints their one-line message, no traceback."""
+
+
+class UserError(Exception):
+    """A mistake in the command, the config or the environment, explained in one line."""

@@ -1,0 +1,27 @@
+"""The few lines a run ends with."""
+from __future__ import annotations
+
+from rich.console import Console
+
+
+def _fmt(v) -> str:
+    return "n/a" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+
+
+def print_summary(record: dict, console: Console | None = None) -> None:
+    console = console or Console(stderr=False, highlight=False)
+    test = record["metrics"].get("test") or {}
+    base = record["task"].get("baselines") or {}
+    head = f"{record['model']['name']} on {record['task']['name']} [{record['task']['variant']}] seed {record['seed']}: {record['status']}"
+    if record["status"] == "diverged":
+        head += f" at step {record.get('diverged_at_step')}"
+    console.print(f"[bold]{head}[/bold]")
+    if test:
+        console.print("  test   " + "  ".join(f"{k}={_fmt(v)}" for k, v in sorted(test.items())))
+    elif record["metrics"].get("val"):
+        console.print("  last val  " + "  ".join(f"{k}={_fmt(v)}" for k, v in sorted(record["metrics"]["val"].items())))
+    if base:
+        console.print("  baseline  " + "  ".join(f"{k}={_fmt(v)}" for k, v in sorted(base.items())))
+    cost = record["cost"]
+    console.print(f"  {_fmt(cost['wall_s'])} s wall, {_fmt(cost['tokens_per_s'])} train tokens/s on {cost['device']}")
+    console.print(f"  record: {record['_path']}")

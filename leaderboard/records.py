@@ -1,0 +1,87 @@
+"""Result records: one JSON file per run, written atomically, never edited in place."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+SCHEMA = 1
+STATUSES = ("ok", "diverged", "failed")
+REQUIRED = ("schema", "run_id", "created", "model", "task", "seed", "status", "metrics")
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def record_filename(record: dict) -> str:
+    return f"{record['task']['name']}-{record['model']['name']}-s{record['seed']}-{record['run_id']}.json"
+
+
+def write_record(record: dict, results_dir: str | os.PathLike) -> Path:
+    """Write to a temporary file in the same directory, fsync, then rename: a reader
+    (or a crash) never sees a partial record, and unique names never collide."""
+    directory = Path(results_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / record_filename(record)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(record, f, indent=1, sort_keys=True, allow_nan=False, default=_jsonable)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _jsonable(x: Any) -> Any:
+    if hasattr(x, "item"):
+        return x.item()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+@dataclass
+class Skipped:
+    path: Path
+    reason: str
+
+
+def read_records(results_dir: str | os.PathLike) -> Iterator[dict | Skipped]:
+    """Every record in `results_dir` (sorted by name), or a `Skipped` for a malformed one."""
+    directory = Path(results_dir)
+    if not directory.is_dir():
+        return
+    for path in sorted(directory.glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            yield Skipped(path, f"not valid JSON ({err})")
+            continue
+        missing = [k for k in REQUIRED if not isinstance(record, dict) or k not in record]
+        if missing:
+            yield Skipped(path, f"missing {', '.join(missing)}")
+            continue
+        record["_path"] = str(path)
+        yield record
+
+
+def finite_or_none(x: Any) -> Any:
+    """JSON has no NaN/inf: keep finite floats, store the rest as null."""
+    if isinstance(x, float) and (x != x or x in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(x, dict):
+        return {k: finite_or_none(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [finite_or_none(v) for v in x]
+    return x

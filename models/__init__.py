@@ -1,0 +1,1 @@
+"""Recurrent models: the backbone, one file per recurrent layer, and the scan kernels."""

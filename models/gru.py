@@ -1,0 +1,24 @@
+"""GRU with chrono initialisation of the update gate."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from models.torch_rnn import TorchRNNLayer, chrono_bias
+
+
+class GRU(TorchRNNLayer):
+    rnn_class = nn.GRU
+
+    def __init__(self, d_model: int, d_state: int | None = None, chrono_tmin: float | None = None, chrono_tmax: float | None = None):
+        super().__init__(d_model, d_state)
+        if chrono_tmax is not None:
+            # torch packs (reset, update, new); h' = (1 - z) n + z h, so a large
+            # z-bias keeps the state: z-bias = log U[T_min, T_max].
+            b_iz, b_hz = self.gate_bias(1, 3)
+            with torch.no_grad():
+                b_iz.copy_(chrono_bias(self.hidden, chrono_tmin or 1.0, chrono_tmax))
+                b_hz.zero_()
+
+    def state_size(self) -> int:
+        return self.hidden

@@ -1,0 +1,107 @@
+"""Linear Recurrent Unit (Orvieto et al. 2023), with the ablations of Zucchet & Orvieto 2024.
+
+h_t = λ ⊙ h_{t-1} + γ ⊙ (B x_t),   y_t = Re(C h_t) + D ⊙ x_t
+
+`param` chooses how λ is parametrised (`exp`: λ = exp(-exp(ν_log) + i exp(θ_log)),
+the LRU's; `polar`: λ = ν e^{iθ}; `re_im`: λ = a + ib) and `gamma` whether the input
+is normalised by a learned γ (initialised to sqrt(1-|λ|²)). `param=re_im gamma=none`
+is the paper's complex RNN (cRNN), whose state is cursed by memory.
+"""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import nn
+
+from models.layer import RecurrentLayer
+from models.scan import scan
+
+
+def ring_init(n: int, r_min: float, r_max: float, max_phase: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Moduli with |λ|² uniform in [r_min², r_max²] and phases uniform in [0, max_phase]."""
+    u1, u2 = torch.rand(n), torch.rand(n)
+    modulus = torch.sqrt(u1 * (r_max**2 - r_min**2) + r_min**2)
+    return modulus, max_phase * u2
+
+
+class LRU(RecurrentLayer):
+    diagonal = True
+
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 256,
+        r_min: float = 0.9,
+        r_max: float = 0.999,
+        max_phase: float = 2 * math.pi,
+        param: Literal["exp", "polar", "re_im"] = "exp",
+        gamma: Literal["learned", "none"] = "learned",
+    ):
+        super().__init__()
+        if not 0 <= r_min < r_max <= 1:
+            raise ValueError(f"model.r_min={r_min}, model.r_max={r_max}: need 0 <= r_min < r_max <= 1")
+        if d_model < 1 or d_state < 1:
+            raise ValueError(f"model.d_model={d_model}, model.d_state={d_state}: widths must be >= 1")
+        self.d_model, self.d_state, self.param, self.gamma_mode = d_model, d_state, param, gamma
+        modulus, phase = ring_init(d_state, r_min, r_max, max_phase)
+        if param == "exp":
+            # Tiny floors keep log finite when r_max = 1 or the phase draw is 0.
+            self.nu_log = nn.Parameter(torch.log(-torch.log(modulus.clamp(max=1 - 1e-7))))
+            self.theta_log = nn.Parameter(torch.log(phase.clamp(min=1e-8)))
+        elif param == "polar":
+            self.nu = nn.Parameter(modulus)
+            self.theta = nn.Parameter(phase)
+        else:
+            self.lam_re = nn.Parameter(modulus * torch.cos(phase))
+            self.lam_im = nn.Parameter(modulus * torch.sin(phase))
+        if gamma == "learned":
+            self.gamma_log = nn.Parameter(0.5 * torch.log1p(-modulus.clamp(max=1 - 1e-7) ** 2))
+        self.B_re = nn.Parameter(torch.randn(d_state, d_model) / math.sqrt(2 * d_model))
+        self.B_im = nn.Parameter(torch.randn(d_state, d_model) / math.sqrt(2 * d_model))
+        self.C_re = nn.Parameter(torch.randn(d_model, d_state) / math.sqrt(d_state))
+        self.C_im = nn.Parameter(torch.randn(d_model, d_state) / math.sqrt(d_state))
+        self.D = nn.Parameter(torch.randn(d_model))
+
+    def eigenvalues(self) -> torch.Tensor:
+        if self.param == "exp":
+            return torch.exp(torch.complex(-torch.exp(self.nu_log), torch.exp(self.theta_log)))
+        if self.param == "polar":
+            return torch.polar(self.nu, self.theta)
+        return torch.complex(self.lam_re, self.lam_im)
+
+    def input_scale(self) -> torch.Tensor | None:
+        return torch.exp(self.gamma_log) if self.gamma_mode == "learned" else None
+
+    def drive(self, x: torch.Tensor) -> torch.Tensor:
+        """γ ⊙ (B x_t): the complex input of the recurrence."""
+        u = torch.complex(x @ self.B_re.T, x @ self.B_im.T)
+        gamma = self.input_scale()
+        return u if gamma is None else u * gamma
+
+    def states(self, x: torch.Tensor) -> torch.Tensor:
+        return scan(self.eigenvalues(), self.drive(x))
+
+    def readout(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return h.real @ self.C_re.T - h.imag @ self.C_im.T + self.D * x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.readout(self.states(x), x)
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        recurrent = {"exp": ["nu_log"], "polar": ["nu"], "re_im": ["lam_re", "lam_im"]}[self.param]
+        angle = {"exp": ["theta_log"], "polar": ["theta"], "re_im": []}[self.param]
+        norm = ["gamma_log"] if self.gamma_mode == "learned" else []
+        return self._complete({
+            "recurrent": [getattr(self, n) for n in recurrent],
+            "angle": [getattr(self, n) for n in angle],
+            "norm": [getattr(self, n) for n in norm],
+        })
+
+    def slow_params(self) -> list[nn.Parameter]:
+        # The LRU paper also slows the input matrix B (App. D.2).
+        return super().slow_params() + [self.B_re, self.B_im]
+
+    def state_size(self) -> int:
+        return 2 * self.d_state

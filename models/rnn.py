@@ -1,0 +1,18 @@
+"""Vanilla (Elman) RNN: h_t = tanh(W_hh h_{t-1} + W_ih x_t + b)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import nn
+
+from models.torch_rnn import TorchRNNLayer
+
+
+class RNN(TorchRNNLayer):
+    rnn_class = nn.RNN
+
+    def __init__(self, d_model: int, d_state: int | None = None, nonlinearity: Literal["tanh", "relu"] = "tanh"):
+        super().__init__(d_model, d_state, nonlinearity=nonlinearity)
+
+    def state_size(self) -> int:
+        return self.hidden

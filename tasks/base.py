@@ -1,0 +1,124 @@
+"""Base classes: a task is a LightningDataModule that also declares a TaskSpec."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset
+
+from tasks.spec import TaskSpec
+from tasks.streams import TEST, TRAIN, VAL, eval_partition, rng_for
+
+
+class Task(L.LightningDataModule):
+    name: str = "task"
+
+    def __init__(self, seed: int = 0):
+        super().__init__()
+        self.seed = seed
+
+    @property
+    def spec(self) -> TaskSpec:
+        raise NotImplementedError
+
+    @property
+    def variant(self) -> str:
+        """Every protocol choice that changes what a number means, as one string."""
+        raise NotImplementedError
+
+    def baselines(self) -> dict[str, float]:
+        """Reference values reported next to the metrics (e.g. a memoryless loss)."""
+        return {}
+
+    def data_source(self) -> str | None:
+        return None
+
+
+class _Batches(Dataset):
+    """A fixed list of ready-made batches (evaluation sets)."""
+
+    def __init__(self, batches: list[dict]):
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.batches[i]
+
+
+class _TrainStream(IterableDataset):
+    """Endless training batches; batch k is a pure function of (seed, k)."""
+
+    def __init__(self, task: "SyntheticTask", start: int, rank: int):
+        self.task, self.start, self.rank = task, start, rank
+
+    def __iter__(self) -> Iterator[dict]:
+        step = self.start
+        while True:
+            yield self.task.batch(rng_for(self.task.seed, TRAIN, step, self.rank), self.task.batch_size, "train")
+            step += 1
+
+
+class SyntheticTask(Task):
+    """Generated data: subclasses implement `draw` (a pure function of a Generator)
+    and, to keep evaluation sequences out of training, `content_key`."""
+
+    def __init__(self, batch_size: int = 64, n_val: int = 1024, n_test: int = 2048, data_seed: int = 1234, seed: int = 0):
+        super().__init__(seed)
+        if batch_size < 1 or n_val < 1 or n_test < 1:
+            raise ValueError(f"task.batch_size={batch_size}, task.n_val={n_val}, task.n_test={n_test}: must be >= 1")
+        self.batch_size, self.n_val, self.n_test, self.data_seed = batch_size, n_val, n_test, data_seed
+        self._eval: dict[str, list[dict]] = {}
+
+    # -- to implement -------------------------------------------------------
+    def draw(self, rng: np.random.Generator, n: int, split: str) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def content_key(self, sample: dict[str, np.ndarray]) -> np.ndarray | None:
+        """Integer rows identifying each sequence, or None when draws cannot repeat."""
+        return None
+
+    # -- generation -----------------------------------------------------------
+    def sample(self, rng: np.random.Generator, n: int, split: str) -> dict[str, np.ndarray]:
+        """`n` sequences of `split`, redrawing any that belong to the other partition."""
+        out = self.draw(rng, n, split)
+        want_eval = split != "train"
+        for _ in range(1000):
+            key = self.content_key(out)
+            if key is None:
+                return out
+            wrong = np.flatnonzero(eval_partition(key) != want_eval)
+            if wrong.size == 0:
+                return out
+            # Redraw a generous batch so the evaluation side (1 in 16) fills fast.
+            extra = self.draw(rng, max(wrong.size * (20 if want_eval else 2), 8), split)
+            ok = np.flatnonzero(eval_partition(self.content_key(extra)) == want_eval)[: wrong.size]
+            for k, v in out.items():
+                v[wrong[: ok.size]] = extra[k][ok]
+        raise RuntimeError(f"{self.name}: could not draw {split} sequences outside the other partition")
+
+    def batch(self, rng: np.random.Generator, n: int, split: str) -> dict[str, torch.Tensor]:
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.sample(rng, n, split).items()}
+
+    def eval_batches(self, split: str) -> list[dict]:
+        if split not in self._eval:
+            n, stream = (self.n_val, VAL) if split == "val" else (self.n_test, TEST)
+            sizes = [min(self.batch_size, n - i) for i in range(0, n, self.batch_size)]
+            self._eval[split] = [self.batch(rng_for(self.data_seed, stream, i), s, split) for i, s in enumerate(sizes)]
+        return self._eval[split]
+
+    # -- LightningDataModule --------------------------------------------------
+    def train_dataloader(self) -> DataLoader:
+        trainer = self.trainer
+        start = trainer.global_step * trainer.accumulate_grad_batches if trainer else 0
+        rank = trainer.global_rank if trainer else 0
+        return DataLoader(_TrainStream(self, start, rank), batch_size=None)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(_Batches(self.eval_batches("val")), batch_size=None)
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader(_Batches(self.eval_batches("test")), batch_size=None)

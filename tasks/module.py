@@ -1,0 +1,49 @@
+"""One LightningModule that trains any model on any task, from the TaskSpec alone."""
+from __future__ import annotations
+
+import lightning as L
+import torch
+
+from tasks.metrics import TaskMetrics, loss_fn
+from tasks.optim import OptimizerSettings
+from tasks.spec import TaskSpec
+
+
+class SequenceModule(L.LightningModule):
+    def __init__(self, model: torch.nn.Module, spec: TaskSpec, optimizer: OptimizerSettings):
+        super().__init__()
+        self.model, self.spec, self.optim_settings = model, spec, optimizer
+        self.val_metrics = TaskMetrics(spec)
+        self.test_metrics = TaskMetrics(spec)
+        self.last_val: dict[str, float] = {}
+        self.last_test: dict[str, float] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss, _ = loss_fn(self.spec, self.model(batch["x"]), batch["y"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["x"].shape[0])
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self.val_metrics.update(self.model(batch["x"]), batch)
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self.test_metrics.update(self.model(batch["x"]), batch)
+
+    def on_validation_epoch_end(self) -> None:
+        self.last_val = self._log_and_reset(self.val_metrics, "val")
+
+    def on_test_epoch_end(self) -> None:
+        self.last_test = self._log_and_reset(self.test_metrics, "test")
+
+    def _log_and_reset(self, metrics: TaskMetrics, split: str) -> dict[str, float]:
+        values = metrics.compute()
+        metrics.reset()
+        self.log_dict({f"{split}/{k}": v for k, v in values.items()}, prog_bar=split == "val", sync_dist=False)
+        return values
+
+    def configure_optimizers(self):
+        opt, sched = self.optim_settings.build(self.model, int(self.trainer.estimated_stepping_batches))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

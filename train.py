@@ -1,0 +1,38 @@
+"""Train one model on one task and write its result record.
+
+    python train.py model=lru task=copy task.delay=200 seed=1
+    python train.py -m model=lru,lstm seed=0,1,2        # a sweep (Hydra multirun)
+"""
+from __future__ import annotations
+
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from harness.cli import EXIT_USER_ERROR, fail, guard_cli
+from harness.errors import UserError
+
+
+@hydra.main(config_path="conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    from harness.run import Run
+    from harness.summary import print_summary
+
+    hc = HydraConfig.get()
+    sweeping = hc.mode == RunMode.MULTIRUN
+    try:
+        record = Run(cfg, output_dir=hc.runtime.output_dir, skip_finished=sweeping).execute()
+    except UserError as err:
+        fail(str(err))
+        if sweeping:
+            return  # one bad combination must not stop the rest of a sweep
+        raise SystemExit(EXIT_USER_ERROR) from None
+    if record is not None:
+        print_summary(record)
+
+
+if __name__ == "__main__":
+    sys.exit(guard_cli(main))
