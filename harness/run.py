@@ -23,6 +23,7 @@ from harness.callbacks import DivergenceGuard, Throughput
 from harness.config import ConfigError, check_node, check_value, resolve_target
 from harness.errors import UserError
 from harness.identity import run_key
+from harness.quiet import quiet_libraries
 from leaderboard.records import SCHEMA, finite_or_none, new_run_id, read_records, write_record
 from models.build import build_model
 from tasks.base import SyntheticTask
@@ -107,6 +108,7 @@ class Run:
     # -- set-up -----------------------------------------------------------------
     def build(self) -> None:
         cfg = self.cfg
+        quiet_libraries()
         validate_top_level(cfg)
         self.key = run_key(cfg)
         self.task = instantiate_checked(cfg.task, "task", {"seed": cfg.seed})
@@ -146,12 +148,12 @@ class Run:
         callbacks = [self.guard, self.throughput, checkpoint]
         if trainer_cfg.enable_progress_bar:
             callbacks.append(RichProgressBar(leave=True))
-        loggers = [CSVLogger(self.output_dir, name="", version="")]
+        loggers = [CSVLogger(self.output_dir, name="logs", version="")]
         try:
             from lightning.pytorch.loggers import TensorBoardLogger
             import tensorboard  # noqa: F401  (optional: only when installed)
 
-            loggers.append(TensorBoardLogger(self.output_dir, name="", version="tb"))
+            loggers.append(TensorBoardLogger(self.output_dir, name="logs", version="tb"))
         except ImportError:
             pass
         return instantiate(trainer_cfg, callbacks=callbacks, logger=loggers, default_root_dir=str(self.output_dir))

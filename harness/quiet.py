@@ -1,0 +1,25 @@
+"""Keep a run's console output to what a researcher reads: no duplicated Lightning
+lines (Hydra's root handler would repeat them), no advertising tips, no
+deprecation chatter from libraries."""
+from __future__ import annotations
+
+import logging
+import warnings
+
+
+class _DropTips(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tip:" not in record.getMessage() and "litlogger" not in record.getMessage()
+
+
+def quiet_libraries() -> None:
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logger = logging.getLogger(name)
+        logger.propagate = False
+        logger.addFilter(_DropTips())
+        for handler in logger.handlers:
+            handler.addFilter(_DropTips())

@@ -1,0 +1,19 @@
+"""Shared fixtures: keep every test off the hub and out of the repository's own folders."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def run_dirs(tmp_path: Path) -> list[str]:
+    """Overrides that send a run's record, checkpoints and logs into tmp_path."""
+    return [f"results_dir={tmp_path / 'results'}", f"checkpoint_dir={tmp_path / 'ck'}", f"hydra.run.dir={tmp_path / 'out'}"]

@@ -1,0 +1,62 @@
+"""Every config in conf/ composes, passes the start-up checks and instantiates."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from harness.config import ConfigError
+from harness.run import Run
+
+CONF = Path(__file__).resolve().parent.parent / "conf"
+
+
+def options(group: str) -> list[str]:
+    return sorted(str(p.relative_to(CONF / group).with_suffix("")) for p in (CONF / group).rglob("*.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def hydra_conf():
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        yield
+    GlobalHydra.instance().clear()
+
+
+def built(*overrides: str) -> Run:
+    run = Run(compose("config", overrides=list(overrides)))
+    run.build()
+    return run
+
+
+@pytest.mark.parametrize("model", options("model"))
+@pytest.mark.parametrize("task", options("task"))
+def test_every_model_builds_on_every_task(model: str, task: str):
+    run = built(f"model={model}", f"task={task}")
+    assert run.model.num_params() > 0 and run.model.state_size() > 0
+    assert run.task.variant
+
+
+@pytest.mark.parametrize("group", ["trainer", "optimizer", "debug", "experiment"])
+def test_every_other_group_option_composes_and_builds(group: str):
+    for option in options(group):
+        built(f"{group}={option}")
+
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("model.param=expp", "model.param='expp' is invalid: expected one of exp, polar, re_im"),
+        ("model.d_model=abc", "model.d_model='abc' is invalid: expected int"),
+        ("task.delay=0", "task.delay=0"),
+        ("model.r_min=0.9995", "r_min < r_max"),
+        ("optimizer.lr=-1", "optimizer.lr=-1"),
+        ("trainer.max_steps=-1", "set trainer.max_steps"),
+    ],
+)
+def test_bad_values_fail_with_one_line(override: str, fragment: str):
+    with pytest.raises(ConfigError) as err:
+        built(override)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
