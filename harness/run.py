@@ -34,6 +34,7 @@ log = logging.getLogger("harness")
 TOP_LEVEL = {
     "seed": int, "results_dir": str, "checkpoint_dir": str, "resume": str | None,
     "force": bool, "track": str, "model": dict, "task": dict, "trainer": dict, "optimizer": dict,
+    "sensitivity": dict,
 }
 TRAINER_PROVIDED = ("callbacks", "logger", "default_root_dir", "enable_checkpointing")
 
@@ -120,6 +121,7 @@ class Run:
         except ValueError as err:
             raise ConfigError(str(err)) from None
         self.optimizer = instantiate_checked(cfg.optimizer, "optimizer")
+        self.sensitivity = instantiate_checked(cfg.sensitivity, "sensitivity")
         check_node(cfg.trainer, "trainer", [L.Trainer], provided=TRAINER_PROVIDED)
         if isinstance(self.task, SyntheticTask) and (cfg.trainer.max_steps is None or cfg.trainer.max_steps <= 0):
             raise ConfigError(f"task {self.task.name} draws fresh data forever: set trainer.max_steps to a positive number")
@@ -145,7 +147,7 @@ class Run:
         every = trainer_cfg.val_check_interval if isinstance(trainer_cfg.val_check_interval, int) else None
         checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="step{step}", save_last=True, save_top_k=1,
                                      every_n_train_steps=every)
-        callbacks = [self.guard, self.throughput, checkpoint]
+        callbacks = [self.guard, self.throughput, checkpoint, self.sensitivity]
         if trainer_cfg.enable_progress_bar:
             callbacks.append(RichProgressBar(leave=True))
         loggers = [CSVLogger(self.output_dir, name="logs", version="")]
@@ -215,6 +217,7 @@ class Run:
             "steps": trainer.global_step if trainer else 0,
             "resumed_from": resume,
             "metrics": {"val": module.last_val, "test": module.last_test if status == "ok" else {}},
+            "sensitivity": self.sensitivity.record(),
             "cost": {
                 "wall_s": round(time.time() - self.t_start, 2),
                 "train_s": round(self.throughput.seconds, 2),

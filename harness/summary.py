@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from sensitivity.callback import SUMMARY_KEYS
+
 
 def _fmt(v) -> str:
     return "n/a" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
 
 
 def print_summary(record: dict, console: Console | None = None) -> None:
-    console = console or Console(stderr=False, highlight=False)
+    console = console or Console(stderr=False, highlight=False, soft_wrap=True)
     test = record["metrics"].get("test") or {}
     base = record["task"].get("baselines") or {}
     head = f"{record['model']['name']} on {record['task']['name']} [{record['task']['variant']}] seed {record['seed']}: {record['status']}"
@@ -22,6 +24,10 @@ def print_summary(record: dict, console: Console | None = None) -> None:
         console.print("  last val  " + "  ".join(f"{k}={_fmt(v)}" for k, v in sorted(record["metrics"]["val"].items())))
     if base:
         console.print("  baseline  " + "  ".join(f"{k}={_fmt(v)}" for k, v in sorted(base.items())))
+    sens = record.get("sensitivity") or {}
+    for when in ("init", "final"):
+        if sens.get(when):
+            console.print(f"  sensitivity {when:<5} " + "  ".join(f"{k}={_fmt(sens[when].get(k))}" for k in SUMMARY_KEYS))
     cost = record["cost"]
     console.print(f"  {_fmt(cost['wall_s'])} s wall, {_fmt(cost['tokens_per_s'])} train tokens/s on {cost['device']}")
     console.print(f"  record: {record['_path']}")

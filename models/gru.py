@@ -22,3 +22,9 @@ class GRU(TorchRNNLayer):
 
     def state_size(self) -> int:
         return self.hidden
+
+    def eigenvalues(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean update gate z per unit (h' = (1-z) n + z h): the state's decay factor."""
+        pre = self.gate_preactivations(x)
+        h = self.hidden
+        return torch.sigmoid(pre[..., h: 2 * h]).mean(dim=(0, 1))

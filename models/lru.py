@@ -74,10 +74,10 @@ class LRU(RecurrentLayer):
     def input_scale(self) -> torch.Tensor | None:
         return torch.exp(self.gamma_log) if self.gamma_mode == "learned" else None
 
-    def drive(self, x: torch.Tensor) -> torch.Tensor:
-        """γ ⊙ (B x_t): the complex input of the recurrence."""
+    def drive(self, x: torch.Tensor, normalise: bool = True) -> torch.Tensor:
+        """γ ⊙ (B x_t), the complex input of the recurrence (B x_t alone when not `normalise`)."""
         u = torch.complex(x @ self.B_re.T, x @ self.B_im.T)
-        gamma = self.input_scale()
+        gamma = self.input_scale() if normalise else None
         return u if gamma is None else u * gamma
 
     def states(self, x: torch.Tensor) -> torch.Tensor:

@@ -34,3 +34,9 @@ class LSTM(TorchRNNLayer):
 
     def state_size(self) -> int:
         return 2 * self.hidden
+
+    def eigenvalues(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean forget gate per unit along the probe trajectory: the cell's decay factor."""
+        pre = self.gate_preactivations(x)
+        h = self.hidden
+        return torch.sigmoid(pre[..., h: 2 * h]).mean(dim=(0, 1))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+import torch
+
 from torch import nn
 
 from models.torch_rnn import TorchRNNLayer
@@ -16,3 +18,7 @@ class RNN(TorchRNNLayer):
 
     def state_size(self) -> int:
         return self.hidden
+
+    def eigenvalues(self, x: torch.Tensor | None = None) -> torch.Tensor:
+        """Eigenvalues of W_hh: the linearised recurrence (tanh' ≤ 1 only shrinks them)."""
+        return torch.linalg.eigvals(self.rnn.weight_hh_l0.detach())

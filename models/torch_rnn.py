@@ -7,7 +7,42 @@ from torch import nn
 from models.layer import RecurrentLayer
 
 
-class TorchRNNLayer(RecurrentLayer):
+class TorchRNNProbes:
+    """Sensitivity-suite hooks shared by the torch RNN layers (mixed into TorchRNNLayer)."""
+
+    def states(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rnn(x)[0]
+
+    def gate_preactivations(self, x: torch.Tensor) -> torch.Tensor:
+        """W_ih x_t + b_ih + W_hh h_{t-1} + b_hh along the layer's own trajectory."""
+        h = self.states(x)
+        h_prev = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)
+        r = self.rnn
+        return x @ r.weight_ih_l0.T + r.bias_ih_l0 + h_prev @ r.weight_hh_l0.T + r.bias_hh_l0
+
+    def gradient_flow(self, x: torch.Tensor, lags: list[int], probes: int = 4, seed: int = 0) -> dict[int, float]:
+        """‖∂h_T/∂s_{T-k}‖_F² (s the full state, (h, c) for an LSTM), estimated as
+        E‖Jᵀu‖² over Gaussian u (Hutchinson), averaged over the batch."""
+        gen = torch.Generator().manual_seed(seed)
+        length, batch = x.shape[1], x.shape[0]
+        out = {}
+        for k in lags:
+            with torch.no_grad():
+                _, state = self.rnn(x[:, : length - k])
+            leaves = [s.detach().requires_grad_() for s in (state if isinstance(state, tuple) else (state,))]
+            with torch.enable_grad():
+                h, _ = self.rnn(x[:, length - k:], tuple(leaves) if len(leaves) > 1 else leaves[0])
+                last = h[:, -1]
+                total = 0.0
+                for _ in range(probes):
+                    u = torch.randn(last.shape, generator=gen).to(last)
+                    grads = torch.autograd.grad(last, leaves, u, retain_graph=True)
+                    total += sum(float((g**2).sum()) for g in grads) / batch
+            out[k] = total / probes
+        return out
+
+
+class TorchRNNLayer(TorchRNNProbes, RecurrentLayer):
     """One torch.nn.{RNN,LSTM,GRU} layer; hidden size `d_state` (default d_model),
     projected back to d_model when it differs."""
 
@@ -47,3 +82,4 @@ def chrono_bias(n: int, t_min: float, t_max: float) -> torch.Tensor:
     if not 1 <= t_min <= t_max:
         raise ValueError(f"chrono range [{t_min}, {t_max}]: need 1 <= t_min <= t_max")
     return torch.log(torch.empty(n).uniform_(t_min, t_max))
+

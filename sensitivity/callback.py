@@ -1,0 +1,142 @@
+"""A Lightning callback that runs the sensitivity suite on a fixed probe batch at
+initialisation, optionally every K steps (to the logger), and at the end."""
+from __future__ import annotations
+
+import math
+import time
+from typing import Literal
+
+import lightning as L
+import torch
+
+from sensitivity import probes
+from tasks.metrics import loss_fn
+
+SUMMARY_KEYS = ("act_m2_max", "grad_ratio", "state_sens_rel_max", "tau_max_over_T", "jac_fro_lag", "hess_top")
+
+
+def _max(values) -> float | None:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    return max(vals) if vals else None
+
+
+class SensitivitySuite(L.Callback):
+    def __init__(
+        self,
+        enabled: bool = True,
+        every_n_steps: int | None = None,
+        n_probe: int = 32,
+        burn_in: float = 0.25,
+        lags: list[int] = (1, 10, 100, 1000),
+        hessian: Literal["auto", "on", "off"] = "auto",
+        hessian_max_params: int = 20000,
+        hessian_iters: int = 50,
+        probes: int = 2,
+    ):
+        if n_probe < 1 or not 0 <= burn_in < 1 or hessian_iters < 1 or probes < 1:
+            raise ValueError(f"sensitivity: need n_probe >= 1, 0 <= burn_in < 1, hessian_iters >= 1, probes >= 1")
+        if every_n_steps is not None and every_n_steps < 1:
+            raise ValueError(f"sensitivity.every_n_steps={every_n_steps}: must be >= 1 or null")
+        self.enabled, self.every_n_steps, self.n_probe, self.burn_in = enabled, every_n_steps, n_probe, burn_in
+        self.lags, self.hessian, self.hessian_max_params = sorted(set(lags)), hessian, hessian_max_params
+        self.hessian_iters, self.probes = hessian_iters, probes
+        self.init: dict | None = None
+        self.final: dict | None = None
+        self.seconds = 0.0
+
+    # -- what gets measured ------------------------------------------------------------
+    def probe_batch(self, trainer) -> dict:
+        batch = next(iter(trainer.datamodule.val_dataloader()))
+        return {k: v[: self.n_probe] for k, v in batch.items()}
+
+    def measure(self, module, batch: dict, optimizer=None) -> dict:
+        t0 = time.perf_counter()
+        model, spec = module.model, module.spec
+        batch = {k: v.to(module.device) for k, v in batch.items()}
+        was_training = model.training
+        model.eval()
+        try:
+            captured = probes.capture(model, batch["x"])
+            seq_len = batch["x"].shape[1]
+            lag_star = min(100, max(1, seq_len // 2))
+            lags = sorted(set(self.lags) | {lag_star})
+            layers = []
+            for layer, x, y in zip(model.recurrent_layers(), captured.inputs, captured.outputs):
+                entry = probes.activity(layer, x, y, self.burn_in)
+                entry.update(probes.state_sensitivity(layer, x, self.burn_in, self.probes))
+                if "state_sens" in entry and entry.get("state_m2"):
+                    entry["state_sens_rel"] = entry["state_sens"] / entry["state_m2"]
+                entry["theory"] = probes.theory_check(layer, x, self.burn_in)
+                entry["memory"] = probes.memory(layer, x, seq_len)
+                flow = probes.gradient_flow(layer, x, lags)
+                entry["grad_flow"] = {str(k): v for k, v in flow.items()} if flow else None
+                layers.append(entry)
+
+            def probe_loss():
+                return loss_fn(spec, model(batch["x"]), batch["y"])[0]
+
+            grads = probes.gradients(model, probe_loss)
+            hess = None
+            if self.hessian == "on" or (self.hessian == "auto" and model.num_params() <= self.hessian_max_params):
+                try:
+                    hess = probes.curvature(model, probe_loss, self.hessian_iters)
+                except RuntimeError as err:  # an op without double backward
+                    hess = {"hess_top": None, "dir_sharpness": None, "error": str(err).splitlines()[0][:200]}
+        finally:
+            model.train(was_training)
+        flows = [e["grad_flow"].get(str(lag_star)) for e in layers if e["grad_flow"]]
+        summary = {
+            "act_m2_max": _max(e["act_m2"] for e in layers),
+            "grad_ratio": grads["ratio"],
+            "state_sens_rel_max": _max(e.get("state_sens_rel") for e in layers),
+            "tau_max_over_T": _max((e["memory"] or {}).get("tau_max", float("nan")) / seq_len for e in layers),
+            "jac_fro_lag": sum(flows) / len(flows) if flows else None,
+            "hess_top": hess["hess_top"] if hess else None,
+        }
+        self.seconds += time.perf_counter() - t0
+        return {
+            **summary,
+            "jac_lag": lag_star,
+            "layers": layers,
+            "grad_m2": grads["model"],
+            "grad_m2_layers": grads["layers"],
+            "probe_loss": grads["loss"],
+            "curvature": hess,
+            "adam_lr": probes.adam_effective_lr(model, optimizer),
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+
+    # -- Lightning hooks --------------------------------------------------------------------
+    def on_train_start(self, trainer, pl_module) -> None:
+        if not self.enabled:
+            return
+        self._batch = self.probe_batch(trainer)
+        if self.init is None:  # a resumed run keeps the measurement of its true initialisation
+            with torch.enable_grad():
+                self.init = self.measure(pl_module, self._batch)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if not self.enabled or not self.every_n_steps or trainer.global_step % self.every_n_steps:
+            return
+        with torch.enable_grad():
+            m = self.measure(pl_module, self._batch, trainer.optimizers[0] if trainer.optimizers else None)
+        pl_module.log_dict({f"sens/{k}": float(m[k]) for k in SUMMARY_KEYS if m[k] is not None})
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if not self.enabled:
+            return
+        if not all(bool(torch.isfinite(p).all()) for p in pl_module.model.parameters()):
+            return  # diverged: nothing meaningful to measure
+        with torch.enable_grad():
+            self.final = self.measure(pl_module, self._batch, trainer.optimizers[0] if trainer.optimizers else None)
+
+    def state_dict(self) -> dict:
+        return {"init": self.init}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.init = state.get("init")
+
+    def record(self) -> dict | None:
+        if not self.enabled:
+            return None
+        return {"init": self.init, "final": self.final, "seconds": round(self.seconds, 2)}

@@ -1,0 +1,120 @@
+"""The sensitivity suite measures what the theory predicts, and shows the paper's signatures."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from models.build import build_model
+from models.lru import LRU
+from models.scan import scan
+from sensitivity import probes
+from sensitivity.callback import SUMMARY_KEYS, SensitivitySuite
+from sensitivity.propagation import propagate
+from sensitivity.theory import S
+
+
+def test_lru_state_sensitivity_matches_theory_per_channel():
+    """M3 of an LRU (param exp, γ learned) on white noise = γ² (λ log|λ|)² P S(λ, λ̄; 0)."""
+    torch.manual_seed(0)
+    layer = LRU(d_model=8, d_state=16, r_min=0.8, r_max=0.95).double()
+    x = torch.randn(256, 4000, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    burn_in = 0.25
+    with torch.no_grad():
+        lam = layer.eigenvalues()
+        gamma = layer.input_scale()
+        b = torch.complex(layer.B_re, layer.B_im)
+        power = (b.abs() ** 2).sum(dim=1)  # E|(Bx)_i|² for unit white noise
+        predicted = gamma**2 * (lam.abs() * torch.log(lam.abs())) ** 2 * power * S(lam, lam.conj(), 0.0).real
+        d = probes.directional_state_derivative(layer, "nu_log", x, torch.ones_like(layer.nu_log))
+        measured = (probes.after_burn_in(d, burn_in).abs() ** 2).mean(dim=(0, 1))
+    assert torch.allclose(measured, predicted, rtol=0.05), (measured / predicted)
+    check = probes.theory_check(layer, x[:64], burn_in)  # the record's M4 entry agrees too
+    assert abs(check["ratio_median"] - 1) < 0.05 and abs(check["rho_mean"]) < 0.05
+
+
+def test_gradient_flow_of_a_diagonal_layer_is_the_sum_of_eigenvalue_powers():
+    torch.manual_seed(0)
+    layer = LRU(d_model=4, d_state=8, r_min=0.5, r_max=0.99)
+    x = torch.randn(2, 50, 4)
+    flow = probes.gradient_flow(layer, x, [1, 7, 30])
+    lam = layer.eigenvalues().detach()
+    for k, value in flow.items():
+        assert math.isclose(value, float((lam.abs() ** (2 * k)).sum()), rel_tol=1e-6)
+    # ... which is the Jacobian of the scan itself: ∂h_T/∂h_{T-k} = diag(λ^k)
+    k = 7
+    h0 = torch.zeros(8, dtype=torch.complex64, requires_grad=True)
+    u = torch.zeros(k, 8, dtype=torch.complex64)
+    jac = torch.autograd.functional.jacobian(lambda h: torch.view_as_real(scan(lam, u, h)[-1]), h0)
+    assert math.isclose(float((jac.abs() ** 2).sum()) / 2, flow[k], rel_tol=1e-4)  # real view counts twice
+
+
+def moduli_cfg(name: str, **extra):
+    base = OmegaConf.load(f"conf/model/{'lru' if name == 'crnn' else name}.yaml")
+    if name == "crnn":
+        extra = {"param": "re_im", "gamma": "none", **extra}
+    return OmegaConf.merge(base, extra)
+
+
+def test_signature_crnn_activity_explodes_where_lru_stays_normalised():
+    """Moduli in [0.99, 0.995] (τ = 100): the cRNN's outputs are ≥ 10× the LRU's."""
+    crnn = propagate(moduli_cfg("crnn"), 100, width=64, seq_len=512, batch=4)
+    lru = propagate(moduli_cfg("lru"), 100, width=64, seq_len=512, batch=4)
+    assert max(crnn["act"]) >= 10 * max(lru["act"])
+
+
+def test_signature_curse_of_memory_in_gradients():
+    """Memory 10 → 100: the cRNN's recurrent gradients grow > 100×, the LRU's magnitude ones < 10×."""
+    crnn = [propagate(moduli_cfg("crnn", norm="none"), t, width=64, seq_len=512, batch=4)["grad"]["recurrent"] for t in (10, 100)]
+    lru = [propagate(moduli_cfg("lru", norm="none"), t, width=64, seq_len=512, batch=4)["grad"]["recurrent"] for t in (10, 100)]
+    assert crnn[1] / crnn[0] > 100
+    assert 0.1 < lru[1] / lru[0] < 10
+
+
+class _Module(torch.nn.Module):
+    """The bits of a LightningModule the suite reads."""
+
+    def __init__(self, model, spec):
+        super().__init__()
+        self.model, self.spec = model, spec
+
+    @property
+    def device(self):
+        return torch.device("cpu")
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru", "lru"])
+def test_every_model_gets_activity_gradients_memory_flow_and_state_sensitivity(name):
+    from tasks.copy import CopyTask
+
+    task = CopyTask(delay=20, batch_size=8, n_val=8)
+    spec = task.spec
+    torch.manual_seed(0)
+    cfg = OmegaConf.merge(OmegaConf.load(f"conf/model/{name}.yaml"), {"d_model": 16, "n_layers": 2})
+    model = build_model(cfg, d_input=spec.d_input, d_output=spec.d_output, input_kind=spec.input_kind, readout=spec.readout)
+    suite = SensitivitySuite(hessian="on", hessian_iters=5)
+    m = suite.measure(_Module(model, spec), task.eval_batches("val")[0])
+    for key in SUMMARY_KEYS:
+        assert m[key] is not None and math.isfinite(m[key]), key
+    for layer in m["layers"]:
+        assert layer["act_m2"] > 0 and layer["state_m2"] > 0 and layer["state_sens"] > 0
+        assert layer["memory"]["tau_max"] > 0 and set(layer["grad_flow"]) >= {"1", "10"}
+    assert m["grad_m2"]["recurrent"] > 0 and m["grad_m2"]["other"] > 0
+
+
+def test_dense_state_sensitivity_by_finite_differences_matches_autograd():
+    """The gated layers' M3 fallback (float64 central differences) is a true directional derivative."""
+    from models.gru import GRU
+
+    torch.manual_seed(0)
+    layer = GRU(d_model=4, d_state=6)
+    x = torch.randn(3, 12, 4)
+    v = torch.randn_like(layer.rnn.weight_hh_l0)
+    fd = probes.directional_state_derivative(layer, "rnn.weight_hh_l0", x, v)
+    w = layer.rnn.weight_hh_l0
+    h = layer.states(x)
+    grad = torch.autograd.grad((h * fd.detach()).sum(), w)[0]  # <J v, J v> via vjp with J v
+    jvp_norm = float((fd**2).sum())
+    assert math.isclose(float((grad * v).sum()), jvp_norm, rel_tol=1e-3)
