@@ -1,4 +1,4 @@
-"""python -m leaderboard [--results DIR] [--out FILE]: rebuild the leaderboard from records."""
+"""python -m leaderboard: rebuild the leaderboard pages and figures from the records."""
 from __future__ import annotations
 
 import argparse
@@ -11,11 +11,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m leaderboard", description=__doc__)
     parser.add_argument("--results", default="leaderboard/results", help="directory of JSON records")
     parser.add_argument("--out", default="leaderboard/README.md", help="markdown file to write")
+    parser.add_argument("--figures", default="leaderboard/figures", help="directory for PNG figures ('' for none)")
+    parser.add_argument("--readme", default="README.md", help="project README whose headline table to refresh ('' for none)")
     args = parser.parse_args(argv)
-    n, skipped = build(args.results, args.out)
+    n, skipped = build(args.results, args.out, args.readme or None, args.figures or None)
     for s in skipped:
         print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
-    print(f"wrote {args.out} from {n} records" + (f" ({len(skipped)} skipped)" if skipped else ""))
+    print(f"wrote {args.out} from {n} records" + (f" ({len(skipped)} malformed, skipped)" if skipped else ""))
     return 0
 
 

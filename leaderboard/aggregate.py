@@ -1,0 +1,154 @@
+"""From records to leaderboard rows: group, select the learning rate on validation,
+summarise the test metric over seeds, count divergences.
+
+A *setting* is everything a run computes except its learning rate and seed: rows of
+the leaderboard are settings, and within a setting the learning rate is chosen by
+the mean validation value of the task's primary metric over seeds. Test numbers
+never take part in the choice.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sensitivity.callback import SUMMARY_KEYS
+
+# Not part of a setting: where/how a run happened, and the swept learning rate and seed.
+NOT_SETTING = {
+    "seed", "results_dir", "checkpoint_dir", "resume", "force", "threads",
+    ("optimizer", "lr"), ("trainer", "enable_progress_bar"), ("trainer", "enable_model_summary"),
+    ("trainer", "log_every_n_steps"), ("trainer", "accelerator"), ("trainer", "devices"),
+    ("trainer", "strategy"), ("trainer", "num_nodes"), ("sensitivity", "every_n_steps"),
+}
+
+
+def setting_of(record: dict) -> dict:
+    config = copy.deepcopy(record.get("config") or {})
+    for key in NOT_SETTING:
+        if isinstance(key, tuple):
+            node = config.get(key[0])
+            if isinstance(node, dict):
+                node.pop(key[1], None)
+        else:
+            config.pop(key, None)
+    return config
+
+
+def setting_key(record: dict) -> str:
+    return hashlib.sha1(json.dumps(setting_of(record), sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def primary_of(record: dict) -> tuple[str, bool]:
+    task = record["task"]
+    return task.get("primary", "acc"), task.get("higher_is_better", True)
+
+
+@dataclass
+class Row:
+    model: str
+    label: str
+    setting: str
+    records: list[dict]                  # every run of the setting, all learning rates
+    chosen: list[dict] = field(default_factory=list)  # the runs at the chosen learning rate
+    lr: float | None = None
+    lr_grid: list[float] = field(default_factory=list)
+
+    @property
+    def diverged(self) -> int:
+        return sum(r["status"] == "diverged" for r in self.records)
+
+    @property
+    def failed(self) -> int:
+        return sum(r["status"] == "failed" for r in self.records)
+
+    def test_values(self, metric: str) -> list[float]:
+        return [v for r in self.chosen if r["status"] == "ok"
+                for v in [(r["metrics"].get("test") or {}).get(metric)] if v is not None]
+
+    def mean_std(self, metric: str) -> tuple[float | None, float | None, int]:
+        vals = self.test_values(metric)
+        if not vals:
+            return None, None, 0
+        return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0), len(vals)
+
+    def sensitivity(self, when: str, key: str) -> float | None:
+        vals = [((r.get("sensitivity") or {}).get(when) or {}).get(key) for r in self.chosen]
+        vals = [v for v in vals if isinstance(v, (int, float)) and math.isfinite(v)]
+        return statistics.fmean(vals) if vals else None
+
+    def cost(self, key: str) -> float | None:
+        vals = [r["cost"].get(key) for r in self.chosen if isinstance(r.get("cost", {}).get(key), (int, float))]
+        return statistics.fmean(vals) if vals else None
+
+
+def choose_lr(row: Row) -> None:
+    """Best learning rate by mean validation primary metric over seeds; a run that
+    diverged or failed counts as the worst possible value at its learning rate."""
+    metric, higher = primary_of(row.records[0])
+    worst = -math.inf if higher else math.inf
+    by_lr: dict[float | None, list[dict]] = defaultdict(list)
+    for r in row.records:
+        by_lr[(r.get("config") or {}).get("optimizer", {}).get("lr")].append(r)
+    row.lr_grid = sorted(lr for lr in by_lr if lr is not None)
+
+    def score(runs: list[dict]) -> float:
+        vals = []
+        for r in runs:
+            v = (r["metrics"].get("val") or {}).get(metric) if r["status"] == "ok" else None
+            vals.append(v if isinstance(v, (int, float)) and math.isfinite(v) else worst)
+        return statistics.fmean(vals)
+
+    ranked = sorted(by_lr.items(), key=lambda kv: (score(kv[1]) if higher else -score(kv[1]), -(kv[0] or 0)), reverse=True)
+    row.lr, row.chosen = ranked[0][0], sorted(ranked[0][1], key=lambda r: (r["seed"], r["run_id"]))
+
+
+def labels(rows: list[Row]) -> None:
+    """Name each row by its model, plus the model options that tell apart rows of the same model."""
+    by_model: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_model[row.model].append(row)
+    for same in by_model.values():
+        if len(same) == 1:
+            same[0].label = same[0].model
+            continue
+        flat = [_flatten(setting_of(r.records[0])) for r in same]
+        differing = sorted(k for k in set().union(*flat) if len({json.dumps(f.get(k), default=str) for f in flat}) > 1)
+        for row, f in zip(same, flat):
+            extra = ", ".join(f"{k}={f.get(k)}" for k in differing[:4])
+            row.label = f"{row.model} ({extra})" if extra else f"{row.model} [{row.setting}]"
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def table_rows(records: list[dict]) -> list[Row]:
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        groups[setting_key(r)].append(r)
+    rows = [Row(model=recs[0]["model"]["name"], label="", setting=key, records=recs) for key, recs in groups.items()]
+    for row in rows:
+        choose_lr(row)
+    labels(rows)
+    metric, higher = primary_of(records[0])
+
+    def rank(row: Row):
+        mean = row.mean_std(metric)[0]
+        return (mean is None, -(mean or 0) if higher else (mean or 0), row.label)
+
+    return sorted(rows, key=rank)
+
+
+__all__ = ["Row", "table_rows", "setting_of", "setting_key", "primary_of", "SUMMARY_KEYS"]
