@@ -50,15 +50,21 @@ class _Batches(Dataset):
 
 
 class _TrainStream(IterableDataset):
-    """Endless training batches; batch k is a pure function of (seed, k)."""
+    """Endless training batches; batch k is a pure function of (seed, k, rank).
 
-    def __init__(self, task: "SyntheticTask", start: int, rank: int):
-        self.task, self.start, self.rank = task, start, rank
+    Iteration starts at the batch the trainer is at *when iteration begins*, which
+    is after a checkpoint was restored: a resumed run sees the same data as an
+    uninterrupted one."""
+
+    def __init__(self, task: "SyntheticTask"):
+        self.task = task
 
     def __iter__(self) -> Iterator[dict]:
-        step = self.start
+        trainer = self.task.trainer
+        step = trainer.global_step * trainer.accumulate_grad_batches if trainer else 0
+        rank = trainer.global_rank if trainer else 0
         while True:
-            yield self.task.batch(rng_for(self.task.seed, TRAIN, step, self.rank), self.task.batch_size, "train")
+            yield self.task.batch(rng_for(self.task.seed, TRAIN, step, rank), self.task.batch_size, "train")
             step += 1
 
 
@@ -112,10 +118,7 @@ class SyntheticTask(Task):
 
     # -- LightningDataModule --------------------------------------------------
     def train_dataloader(self) -> DataLoader:
-        trainer = self.trainer
-        start = trainer.global_step * trainer.accumulate_grad_batches if trainer else 0
-        rank = trainer.global_rank if trainer else 0
-        return DataLoader(_TrainStream(self, start, rank), batch_size=None)
+        return DataLoader(_TrainStream(self), batch_size=None)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(_Batches(self.eval_batches("val")), batch_size=None)

@@ -1,0 +1,178 @@
+"""Mamba block with the S6 selective scan (Gu & Dao 2023), pure PyTorch.
+
+    x, z = in_proj(u).chunk(2)                      d_model -> 2·d_inner (d_inner = expand·d_model)
+    x = SiLU(causal depthwise conv1d(x))            kernel d_conv
+    Δ_t, B_t, C_t = x_proj(x) split [dt_rank, N, N]; Δ_t = softplus(dt_proj(Δ_t))  (d_inner)
+    h_t = exp(Δ_t A) ⊙ h_{t-1} + Δ_t B_t x_t        h ∈ R^{d_inner x N}, A = -exp(A_log)
+    y_t = C_t · h_t + D ⊙ x_t;  out = out_proj(y ⊙ SiLU(z))
+
+Initialisation as `mamba_simple.py`: A_log = log(1..N) per channel (S4D-real),
+dt_proj.bias = softplus⁻¹(Δ) with Δ log-uniform in [dt_min, dt_max] (floored at
+1e-4), dt_proj.weight ~ U[±dt_rank^-½], D = 1, no biases in in/x/out_proj, conv bias on.
+
+The selective scan runs through models.scan with a time-varying coefficient: a and
+b are (batch, L, d_inner·N). Those tensors dominate memory (32 x 784 x 4096 fp32 =
+411 MB each; one layer keeps 2 of them from forward to backward and peaks at ~7 in
+backward: +2.7 GB measured on CPU), so when one would exceed `max_scan_mb` (default
+1 GiB) the channels are processed in chunks whose scan is recomputed in the backward
+pass (activation checkpointing): nothing of size (batch, L, d_inner·N) is kept between
+forward and backward and the peak is ~7 chunks, at the price of one more forward of
+the scan. Measured for the case above at max_scan_mb=64 (7 chunks): CPU peak +934 MB
+instead of +2.7 GB, 1.1x the time; H200 peak 0.70 GB instead of 2.8 GB, but 2.5-5x
+the time (small chunks are launch-bound), so on a GPU raise it or set 0 (never chunk).
+`selective_scan_reference` is the sequential loop the tests hold it to.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from models.layer import RecurrentLayer
+from models.scan import scan
+
+
+def selective_scan(u, delta, A, B, C, D, *, return_states: bool = False):
+    """y_t = C_t·h_t + D u_t with h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t (parallel scan).
+
+    u, delta: (b, L, d); A: (d, N); B, C: (b, L, N); D: (d,). Returns y (b, L, d)
+    (and h (b, L, d, N) if return_states).
+    """
+    b_, L, d = u.shape
+    n = A.shape[-1]
+    a = torch.exp(delta.unsqueeze(-1) * A)                               # (b, L, d, N)
+    drive = (delta * u).unsqueeze(-1) * B.unsqueeze(-2)                  # (b, L, d, N)
+    h = scan(a.reshape(b_, L, d * n), drive.reshape(b_, L, d * n)).view(b_, L, d, n)
+    y = (h * C.unsqueeze(-2)).sum(-1) + D * u  # mul+sum: 2x faster than a batched matvec on CPU
+    return (y, h) if return_states else y
+
+
+def selective_scan_reference(u, delta, A, B, C, D):
+    """The same, by a plain loop over time (test oracle)."""
+    h = u.new_zeros(u.shape[0], u.shape[2], A.shape[-1])
+    ys = []
+    for ut, dt, bt, ct in zip(u.unbind(1), delta.unbind(1), B.unbind(1), C.unbind(1)):
+        h = torch.exp(dt[..., None] * A) * h + (dt * ut)[..., None] * bt[:, None, :]
+        ys.append((h * ct[:, None, :]).sum(-1) + D * ut)
+    return torch.stack(ys, dim=1)
+
+
+class Mamba(RecurrentLayer):
+    diagonal = True  # state (c, n) depends on A_log[c, n] alone
+
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 16,
+        expand: int = 2,
+        d_conv: int = 4,
+        dt_rank: int | None = None,
+        dt_min: float = 1e-3,
+        dt_max: float = 1e-1,
+        max_scan_mb: float = 1024.0,
+    ):
+        super().__init__()
+        if d_model < 1 or d_state < 1:
+            raise ValueError(f"model.d_model={d_model}, model.d_state={d_state}: widths must be >= 1")
+        if expand < 1:
+            raise ValueError(f"model.expand={expand}: must be >= 1")
+        if d_conv < 1:
+            raise ValueError(f"model.d_conv={d_conv}: must be >= 1")
+        if dt_rank is not None and dt_rank < 1:
+            raise ValueError(f"model.dt_rank={dt_rank}: must be >= 1 or null (= ceil(d_model/16))")
+        if not 0 < dt_min <= dt_max:
+            raise ValueError(f"model.dt_min={dt_min}, model.dt_max={dt_max}: need 0 < dt_min <= dt_max")
+        if max_scan_mb < 0:
+            raise ValueError(f"model.max_scan_mb={max_scan_mb}: must be >= 0 (0 = never chunk)")
+        self.d_model, self.d_state, self.max_scan_mb = d_model, d_state, max_scan_mb
+        self.d_inner = d_inner = expand * d_model
+        self.dt_rank = dt_rank = dt_rank or math.ceil(d_model / 16)
+
+        self.in_proj = nn.Linear(d_model, 2 * d_inner, bias=False)
+        self.conv1d = nn.Conv1d(d_inner, d_inner, kernel_size=d_conv, groups=d_inner, padding=d_conv - 1)
+        self.x_proj = nn.Linear(d_inner, dt_rank + 2 * d_state, bias=False)
+        self.dt_proj = nn.Linear(dt_rank, d_inner, bias=True)
+        nn.init.uniform_(self.dt_proj.weight, -dt_rank**-0.5, dt_rank**-0.5)
+        dt = torch.exp(torch.rand(d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)).clamp(min=1e-4)
+        with torch.no_grad():
+            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # softplus⁻¹(dt)
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(d_inner, 1))
+        self.D = nn.Parameter(torch.ones(d_inner))
+        self.out_proj = nn.Linear(d_inner, d_model, bias=False)
+
+    # -- pieces -------------------------------------------------------------------
+    def _inner(self, u: torch.Tensor):
+        """x, z (b, L, d_inner), Δ (b, L, d_inner), B, C (b, L, N) from the layer input u."""
+        L = u.shape[-2]
+        x, z = self.in_proj(u).chunk(2, dim=-1)
+        x = F.silu(self.conv1d(x.transpose(-1, -2))[..., :L].transpose(-1, -2))
+        dt, B, C = self.x_proj(x).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        delta = F.softplus(self.dt_proj(dt))
+        return x, z, delta, B, C
+
+    def A(self) -> torch.Tensor:
+        return -torch.exp(self.A_log)
+
+    def transition(self, u: torch.Tensor) -> torch.Tensor:
+        """exp(Δ_t A): the input-dependent recurrence coefficients, (b, L, d_inner, N)."""
+        _, _, delta, _, _ = self._inner(u)
+        return torch.exp(delta.unsqueeze(-1) * self.A())
+
+    def eigenvalues(self, u: torch.Tensor) -> torch.Tensor:
+        """exp(Δ_t A) flattened like `states`: (b, L, d_inner·N), channel-major."""
+        return self.transition(u).flatten(-2)
+
+    def states(self, u: torch.Tensor) -> torch.Tensor:
+        """h: (b, L, d_inner·N) real, channel-major (index c·N + n)."""
+        x, _, delta, B, C = self._inner(u)
+        _, h = selective_scan(x, delta, self.A(), B, C, self.D, return_states=True)
+        return h.flatten(-2)
+
+    def gradient_flow(self, u: torch.Tensor, lags: list[int]) -> dict[int, float]:
+        """‖∂h_T/∂h_{T-k}‖_F² = Σ_{c,n} Π_{s=T-k+1}^{T} exp(2 Δ_s A), averaged over the batch."""
+        _, _, delta, _, _ = self._inner(u)
+        log_a2 = 2 * delta.double().unsqueeze(-1) * self.A().double()      # (b, L, d, N)
+        tail = log_a2.flip(1).cumsum(1)                                      # [:, k-1]: Σ over the last k steps
+        return {k: float(tail[:, k - 1].exp().sum((-1, -2)).mean()) for k in lags}
+
+    def _scan_chunk_channels(self, batch: int, length: int, itemsize: int = 4) -> int:
+        """Inner channels per scan chunk so that one (batch, L, chunk·N) tensor fits max_scan_mb."""
+        if self.max_scan_mb <= 0:
+            return self.d_inner
+        per_channel = batch * length * self.d_state * itemsize / 2**20
+        return max(1, min(self.d_inner, int(self.max_scan_mb // max(per_channel, 1e-9))))
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        x, z, delta, B, C = self._inner(u)
+        A = self.A()
+        step = self._scan_chunk_channels(math.prod(x.shape[:-2]), x.shape[-2], x.element_size())
+        if step >= self.d_inner:
+            y = selective_scan(x, delta, A, B, C, self.D)
+        else:
+            parts = []
+            for s in range(0, self.d_inner, step):
+                c = slice(s, s + step)
+                args = (x[..., c], delta[..., c], A[c], B, C, self.D[c])
+                if torch.is_grad_enabled():
+                    parts.append(checkpoint(selective_scan, *args, use_reentrant=False))
+                else:
+                    parts.append(selective_scan(*args))
+            y = torch.cat(parts, dim=-1)
+        return self.out_proj(y * F.silu(z))
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        # Δ_t (dt_proj) is the selective input/forget gate: `norm`, like the LRU's γ.
+        return self._complete({
+            "recurrent": [self.A_log],
+            "norm": [self.dt_proj.weight, self.dt_proj.bias],
+        })
+
+    def slow_params(self) -> list[nn.Parameter]:
+        # SPEC: "A, dt for SSMs" get lr × lr_factor and no weight decay.
+        return [self.A_log, self.dt_proj.bias]
+
+    def state_size(self) -> int:
+        return self.d_inner * self.d_state
