@@ -20,6 +20,7 @@ from harness.errors import UserError
 def main(cfg: DictConfig) -> None:
     from harness.run import Run
     from harness.summary import print_summary
+    from harness.sweep import note_outcome
 
     hc = HydraConfig.get()
     sweeping = hc.mode == RunMode.MULTIRUN
@@ -27,10 +28,17 @@ def main(cfg: DictConfig) -> None:
         record = Run(cfg, output_dir=hc.runtime.output_dir, skip_finished=sweeping).execute()
     except UserError as err:
         fail(str(err))
+        note_outcome(hc.runtime.output_dir, "invalid")
         if sweeping:
             return  # one bad combination must not stop the rest of a sweep
         raise SystemExit(EXIT_USER_ERROR) from None
-    if record is not None:
+    except Exception:
+        note_outcome(hc.runtime.output_dir, "failed")
+        raise
+    if record is None:
+        note_outcome(hc.runtime.output_dir, "skipped")
+    elif "_path" in record:  # rank 0 wrote the record
+        note_outcome(hc.runtime.output_dir, record["status"])
         print_summary(record)
 
 

@@ -78,11 +78,27 @@ def _known_keys(parent: str, overrides: list[str]) -> list[str]:
         return []
 
 
+def _config_dirs(argv: list[str]) -> list[str]:
+    """Values of --config-dir / -cd, which Hydra adds to its search path."""
+    dirs = []
+    for i, a in enumerate(argv):
+        if a in ("--config-dir", "-cd") and i + 1 < len(argv):
+            dirs.append(argv[i + 1])
+        elif a.startswith("--config-dir="):
+            dirs.append(a.split("=", 1)[1])
+    return dirs
+
+
 def check_overrides(argv: list[str]) -> str | None:
     """None when every override composes, else the one-line reason."""
-    overrides = [a for a in argv if not a.startswith("-") and not a.startswith("hydra")]
+    extra = _config_dirs(argv)
+    flag_values = {argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--config-dir", "-cd")}
+    overrides = [a for a in argv if not a.startswith("-") and a not in flag_values]
     if not overrides:
         return None
+    if extra:
+        paths = ",".join(f"file://{Path(d).resolve()}" for d in extra)
+        overrides = [f"hydra.searchpath=[{paths}]", *overrides]
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         try:
@@ -98,9 +114,12 @@ def check_overrides(argv: list[str]) -> str | None:
     return None
 
 
+PRECHECKED_FLAGS = ("-m", "--multirun", "--config-dir", "-cd")
+
+
 def guard_cli(main: Callable[[], None]) -> int:
-    flags = [a for a in sys.argv[1:] if a.startswith("-")]
-    if all(f in ("-m", "--multirun") for f in flags):
+    flags = [a.split("=", 1)[0] for a in sys.argv[1:] if a.startswith("-")]
+    if all(f in PRECHECKED_FLAGS for f in flags):
         problem = check_overrides(sys.argv[1:])
         if problem:
             return fail(problem)

@@ -231,7 +231,6 @@ class Run:
 
     def write(self, status: str, error: str | None, resume: str | None) -> dict | None:
         record = self.record(status, error, resume)
-        if self.trainer.global_rank != 0:
-            return None  # one record per run, written by rank 0
-        record["_path"] = str(write_record(record, self.cfg.results_dir))
+        if self.trainer.global_rank == 0:  # one record per run, written by rank 0
+            record["_path"] = str(write_record(record, self.cfg.results_dir))
         return record

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 
 from sensitivity.callback import SUMMARY_KEYS
 
@@ -14,7 +15,8 @@ def print_summary(record: dict, console: Console | None = None) -> None:
     console = console or Console(stderr=False, highlight=False, soft_wrap=True)
     test = record["metrics"].get("test") or {}
     base = record["task"].get("baselines") or {}
-    head = f"{record['model']['name']} on {record['task']['name']} [{record['task']['variant']}] seed {record['seed']}: {record['status']}"
+    head = escape(f"{record['model']['name']} on {record['task']['name']} [{record['task']['variant']}] "
+                  f"seed {record['seed']}: {record['status']}")
     if record["status"] == "diverged":
         head += f" at step {record.get('diverged_at_step')}"
     console.print(f"[bold]{head}[/bold]")

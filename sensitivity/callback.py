@@ -30,6 +30,7 @@ class SensitivitySuite(L.Callback):
         lags: list[int] = (1, 10, 100, 1000),
         hessian: Literal["auto", "on", "off"] = "auto",
         hessian_max_params: int = 20000,
+        hessian_max_len: int = 512,
         hessian_iters: int = 50,
         probes: int = 2,
     ):
@@ -39,6 +40,7 @@ class SensitivitySuite(L.Callback):
             raise ValueError(f"sensitivity.every_n_steps={every_n_steps}: must be >= 1 or null")
         self.enabled, self.every_n_steps, self.n_probe, self.burn_in = enabled, every_n_steps, n_probe, burn_in
         self.lags, self.hessian, self.hessian_max_params = sorted(set(lags)), hessian, hessian_max_params
+        self.hessian_max_len = hessian_max_len
         self.hessian_iters, self.probes = hessian_iters, probes
         self.init: dict | None = None
         self.final: dict | None = None
@@ -77,7 +79,8 @@ class SensitivitySuite(L.Callback):
 
             grads = probes.gradients(model, probe_loss)
             hess = None
-            if self.hessian == "on" or (self.hessian == "auto" and model.num_params() <= self.hessian_max_params):
+            small = model.num_params() <= self.hessian_max_params and seq_len <= self.hessian_max_len
+            if self.hessian == "on" or (self.hessian == "auto" and small):
                 try:
                     hess = probes.curvature(model, probe_loss, self.hessian_iters)
                 except RuntimeError as err:  # an op without double backward

@@ -63,6 +63,7 @@ from typing import Callable, Iterable, Literal, Optional, Sequence
 
 import numpy as np
 
+from harness.errors import UserError
 from tasks.idx import read_idx
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,9 @@ _SCAN_MAX_ENTRIES = 20000
 _TRUE = {"1", "true", "yes", "on"}
 
 
-class DataUnavailable(RuntimeError):
-    """No source could supply the dataset. The message is one line."""
+class DataUnavailable(UserError, RuntimeError):
+    """No source could supply the dataset. The message is one line (a UserError:
+    the command line prints it without a traceback)."""
 
 
 @dataclass

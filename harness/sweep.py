@@ -1,0 +1,34 @@
+"""What a sweep did, told once at its end: each job leaves its outcome in its own
+output folder (works for any launcher, including separate processes), and a Hydra
+callback counts them when the multirun ends."""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+OUTCOME_FILE = "outcome.txt"
+
+
+def note_outcome(output_dir: str | Path, outcome: str) -> None:
+    if int(os.environ.get("LOCAL_RANK", "0")) != 0:
+        return  # DDP ranks > 0 share rank 0's output folder
+    path = Path(output_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / OUTCOME_FILE).write_text(outcome + "\n")
+
+
+class SweepReport(Callback):
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        counts = Counter(p.read_text().strip() for p in sweep_dir.glob(f"*/{OUTCOME_FILE}"))
+        total = sum(counts.values())
+        parts = [f"{counts[k]} {k}" for k in ("ok", "diverged", "failed", "invalid") if counts[k]]
+        skipped = counts["skipped"]
+        line = f"sweep finished: {total} runs" + (f" ({', '.join(parts)})" if parts else "")
+        if skipped:
+            line += f"; {skipped} skipped: an ok record already exists (force=true to redo)"
+        print(line)
