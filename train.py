@@ -14,17 +14,20 @@ from omegaconf import DictConfig
 
 from harness.cli import EXIT_USER_ERROR, fail, guard_cli
 from harness.errors import UserError
+from tasks.image_preflight import preflight
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    from harness.run import Run
-    from harness.summary import print_summary
     from harness.sweep import note_outcome
 
     hc = HydraConfig.get()
     sweeping = hc.mode == RunMode.MULTIRUN
     try:
+        preflight(cfg.task)  # before torch and Lightning load: missing data fails in a second
+        from harness.run import Run
+        from harness.summary import print_summary
+
         record = Run(cfg, output_dir=hc.runtime.output_dir, skip_finished=sweeping).execute()
     except UserError as err:
         fail(str(err))

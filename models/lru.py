@@ -76,15 +76,22 @@ class LRU(RecurrentLayer):
 
     def drive(self, x: torch.Tensor, normalise: bool = True) -> torch.Tensor:
         """γ ⊙ (B x_t), the complex input of the recurrence (B x_t alone when not `normalise`)."""
-        u = torch.complex(x @ self.B_re.T, x @ self.B_im.T)
+        # One real matmul whose output interleaves (re, im) is read as complex without a
+        # copy; γ is folded into the (N x H) weights rather than the (B, L, N) activations.
+        weight = torch.stack([self.B_re, self.B_im], dim=1)  # (N, 2, H)
         gamma = self.input_scale() if normalise else None
-        return u if gamma is None else u * gamma
+        if gamma is not None:
+            weight = weight * gamma[:, None, None]
+        u = x @ weight.reshape(2 * self.d_state, self.d_model).T
+        return torch.view_as_complex(u.unflatten(-1, (self.d_state, 2)))
 
     def states(self, x: torch.Tensor) -> torch.Tensor:
         return scan(self.eigenvalues(), self.drive(x))
 
     def readout(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return h.real @ self.C_re.T - h.imag @ self.C_im.T + self.D * x
+        """Re(C h_t) + D ⊙ x_t as one real matmul on the interleaved (re, im) view of h."""
+        weight = torch.stack([self.C_re, -self.C_im], dim=-1).reshape(self.d_model, 2 * self.d_state)
+        return torch.view_as_real(h).flatten(-2) @ weight.T + self.D * x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.readout(self.states(x), x)

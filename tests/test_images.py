@@ -265,3 +265,13 @@ def test_real_data_runs(tmp_path):
             assert rec["task"]["variant"] == "sfmnist,readout=mean"
             assert rec["task"]["data_source"].startswith("debian:")
             assert "train 54000, val 6000" in rec["task"]["data_source"]
+
+
+def test_preflight_table_matches_the_task_classes():
+    import importlib
+
+    from tasks.image_preflight import IMAGE_TASKS
+
+    for target, dataset in IMAGE_TASKS.items():
+        module, name = target.rsplit(".", 1)
+        assert getattr(importlib.import_module(module), name).dataset == dataset
