@@ -34,7 +34,7 @@ log = logging.getLogger("harness")
 TOP_LEVEL = {
     "seed": int, "results_dir": str, "checkpoint_dir": str, "resume": str | None,
     "force": bool, "track": str, "model": dict, "task": dict, "trainer": dict, "optimizer": dict,
-    "sensitivity": dict,
+    "sensitivity": dict, "threads": int | None,
 }
 TRAINER_PROVIDED = ("callbacks", "logger", "default_root_dir", "enable_checkpointing")
 
@@ -58,8 +58,10 @@ def validate_top_level(cfg: DictConfig) -> None:
     for key in cfg:
         if key not in TOP_LEVEL:
             raise ConfigError(f"unknown top-level key {key!r}; allowed: {', '.join(sorted(TOP_LEVEL))}")
-    for key in ("seed", "results_dir", "checkpoint_dir", "force", "track"):
+    for key in ("seed", "results_dir", "checkpoint_dir", "force", "track", "threads"):
         check_value(key, cfg[key], TOP_LEVEL[key])
+    if cfg.threads is not None and cfg.threads < 1:
+        raise ConfigError(f"threads={cfg.threads} is invalid: expected a positive number or null")
     if cfg.track not in ("cpu", "gpu"):
         raise ConfigError(f"track={cfg.track!r} is invalid: expected cpu or gpu")
 
@@ -111,6 +113,8 @@ class Run:
         cfg = self.cfg
         quiet_libraries()
         validate_top_level(cfg)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
         self.key = run_key(cfg)
         self.task = instantiate_checked(cfg.task, "task", {"seed": cfg.seed})
         spec = self.task.spec
