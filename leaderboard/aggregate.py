@@ -82,7 +82,8 @@ class Row:
         return statistics.fmean(vals) if vals else None
 
     def cost(self, key: str) -> float | None:
-        vals = [r["cost"].get(key) for r in self.chosen if isinstance(r.get("cost", {}).get(key), (int, float))]
+        vals = [(r.get("cost") or {}).get(key) for r in self.chosen]
+        vals = [v for v in vals if isinstance(v, (int, float))]
         return statistics.fmean(vals) if vals else None
 
 

@@ -49,7 +49,7 @@ def table(rows: list[Row]) -> list[str]:
             f"{row.diverged}/{len(row.records)}",
             *[f"{num(row.sensitivity('init', k))} → {num(row.sensitivity('final', k))}" for k, _ in SENS_COLUMNS],
             str(first["model"].get("params", "–")), str(first["model"].get("state_size", "–")),
-            num(row.cost("tokens_per_s"), 0), first["cost"].get("device", "–"),
+            num(row.cost("tokens_per_s"), 0), (first.get("cost") or {}).get("device", "–"),
         ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return lines

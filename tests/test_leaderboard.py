@@ -1,0 +1,69 @@
+"""The leaderboard: selection on validation, honest aggregation, deterministic output."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from leaderboard.aggregate import table_rows
+from leaderboard.build import build
+from leaderboard.records import write_record
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rec(model: str, lr: float, seed: int, val: float, test: float, status: str = "ok", **model_opts) -> dict:
+    return {
+        "schema": 1, "run_id": f"{model}-{lr}-{seed}-{status}", "created": "", "seed": seed, "status": status,
+        "model": {"name": model, "params": 10, "state_size": 4},
+        "task": {"name": "copy", "variant": "T=10", "primary": "acc", "higher_is_better": True},
+        "config": {"model": {"name": model, **model_opts}, "optimizer": {"lr": lr}, "seed": seed},
+        "metrics": {"val": {"acc": val} if status == "ok" else {}, "test": {"acc": test} if status == "ok" else {}},
+        "cost": {"tokens_per_s": 100.0, "device": "cpu"},
+    }
+
+
+def test_learning_rate_is_chosen_on_validation_not_test():
+    records = [rec("lru", 1e-3, s, val=0.9, test=0.1) for s in range(3)]
+    records += [rec("lru", 3e-3, s, val=0.5, test=0.99) for s in range(3)]
+    (row,) = table_rows(records)
+    assert row.lr == 1e-3 and row.mean_std("acc")[:2] == (0.1, 0.0) and row.mean_std("acc")[2] == 3
+
+
+def test_divergence_counts_against_its_learning_rate_and_is_reported():
+    records = [rec("lru", 1e-2, 0, val=0.99, test=0.99), rec("lru", 1e-2, 1, 0, 0, status="diverged")]
+    records += [rec("lru", 1e-3, s, val=0.6, test=0.6) for s in range(2)]
+    (row,) = table_rows(records)
+    assert row.lr == 1e-3 and row.diverged == 1
+
+
+def test_settings_differing_in_model_options_are_separate_rows():
+    records = [rec("lru", 1e-3, 0, 0.5, 0.5, param="exp"), rec("lru", 1e-3, 0, 0.4, 0.4, param="re_im")]
+    rows = table_rows(records)
+    assert sorted(r.label for r in rows) == ["lru (model.param=exp)", "lru (model.param=re_im)"]
+
+
+def test_regenerating_gives_byte_identical_files(tmp_path):
+    results = tmp_path / "results"
+    for r in [rec("lru", 1e-3, s, 0.9, 0.8 + s / 100) for s in range(3)] + [rec("lstm", 1e-3, 0, 0.5, 0.4)]:
+        write_record(r, results)
+    outs = []
+    for i in range(2):
+        out, fig = tmp_path / f"lb{i}.md", tmp_path / f"fig{i}"
+        build(results, out, None, fig)
+        outs.append((out.read_bytes(), sorted((p.name, p.read_bytes()) for p in fig.iterdir())))
+    assert outs[0] == outs[1]
+
+
+def test_committed_leaderboard_is_what_the_committed_records_give(tmp_path):
+    out = tmp_path / "README.md"
+    proc = subprocess.run([sys.executable, "-m", "leaderboard", "--out", str(out), "--figures", str(tmp_path / "fig"),
+                           "--readme", ""], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    committed = (ROOT / "leaderboard" / "README.md").read_text()
+    regenerated = out.read_text().replace(f"]({Path('..') / '..' / tmp_path.name}", "](")  # figure links differ
+    assert _strip_links(regenerated) == _strip_links(committed)
+
+
+def _strip_links(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.startswith("!["))

@@ -1,0 +1,140 @@
+"""No lost or corrupted work: divergence, resume after SIGKILL, determinism,
+atomic and concurrent records, DDP, parallel sweeps."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from leaderboard.records import read_records, write_record
+from tests.helpers import ROOT, records, train
+
+SMALL = ["task.delay=10", "model.d_model=16", "model.n_layers=1", "sensitivity.hessian=off", "threads=1"]
+
+
+def test_nan_learning_rate_ends_as_diverged_with_exit_code_zero(run_dirs, tmp_path):
+    out = train("model=lstm", "debug=fast", "optimizer.lr=1e30", *SMALL, *run_dirs)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    (rec,) = records(tmp_path / "results")
+    assert rec["status"] == "diverged" and rec["diverged_at_step"] is not None
+    assert rec["metrics"]["test"] == {}
+    assert "diverged at step" in out.stdout
+
+
+def _resume_args(tmp: Path) -> list[str]:
+    return ["model=lru", "task.delay=100", "task.batch_size=16", "model.d_model=32", "model.n_layers=1",
+            "trainer.max_steps=300", "trainer.val_check_interval=50", "task.n_val=64", "task.n_test=128",
+            "trainer.enable_progress_bar=false", "sensitivity.hessian=off", "threads=1", "seed=3",
+            f"checkpoint_dir={tmp / 'ck'}"]
+
+
+def test_killed_run_resumes_to_the_same_final_metrics(tmp_path):
+    ref_dir, cut_dir = tmp_path / "ref", tmp_path / "cut"
+    ref = train(*_resume_args(ref_dir), f"results_dir={ref_dir / 'r'}", f"hydra.run.dir={ref_dir / 'o'}")
+    assert ref.returncode == 0, ref.stderr[-2000:]
+
+    args = [*_resume_args(cut_dir), f"results_dir={cut_dir / 'r'}", f"hydra.run.dir={cut_dir / 'o'}"]
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "train.py", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    try:
+        while not list((cut_dir / "ck").glob("*/step*=150*.ckpt")) and time.time() < deadline:
+            assert proc.poll() is None, "the run finished before it could be killed"
+            time.sleep(0.05)
+        time.sleep(0.2)  # let the checkpoint file land
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert not list((cut_dir / "r").glob("*.json")), "a killed run must not leave a record"
+    resumed = train(*args, "resume=auto")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    (a,), (b,) = records(ref_dir / "r"), records(cut_dir / "r")
+    assert b["resumed_from"] and b["resumed_from"].endswith("last.ckpt")
+    assert b["steps"] == a["steps"] == 300
+    assert a["metrics"]["test"] == b["metrics"]["test"]
+    assert a["metrics"]["val"] == b["metrics"]["val"]
+    assert a["sensitivity"]["init"]["act_m2_max"] == b["sensitivity"]["init"]["act_m2_max"]
+
+
+def test_same_seed_gives_identical_metrics(tmp_path):
+    outs = []
+    for i in range(2):
+        d = tmp_path / str(i)
+        out = train("model=lru", "debug=fast", *SMALL, f"results_dir={d / 'r'}", f"checkpoint_dir={d / 'ck'}",
+                    f"hydra.run.dir={d / 'o'}")
+        assert out.returncode == 0, out.stderr[-2000:]
+        outs.append(records(d / "r")[0])
+    assert outs[0]["metrics"] == outs[1]["metrics"]
+    assert outs[0]["sensitivity"]["final"]["state_sens_rel_max"] == outs[1]["sensitivity"]["final"]["state_sens_rel_max"]
+
+
+def _write_many(directory: str, writer: int, n: int) -> None:
+    for i in range(n):
+        write_record({"schema": 1, "run_id": f"w{writer}-{i}", "created": "", "model": {"name": "m"},
+                      "task": {"name": "t", "variant": "v"}, "seed": i, "status": "ok", "metrics": {},
+                      "payload": "x" * 20000}, directory)
+
+
+def test_two_concurrent_writers_lose_nothing(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_write_many, args=(str(tmp_path), w, 40)) for w in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    recs = list(read_records(tmp_path))
+    assert len(recs) == 80 and all(isinstance(r, dict) for r in recs)
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_a_crash_while_writing_leaves_no_partial_record(tmp_path, monkeypatch):
+    import leaderboard.records as rec_mod
+
+    def broken_dump(obj, f, **kw):
+        f.write('{"schema": 1, "run_')
+        raise OSError("disk full")
+
+    monkeypatch.setattr(rec_mod.json, "dump", broken_dump)
+    with pytest.raises(OSError):
+        write_record({"run_id": "x", "task": {"name": "t"}, "model": {"name": "m"}, "seed": 0}, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ddp_with_two_cpu_processes_writes_one_record(run_dirs, tmp_path):
+    out = train("trainer=ddp", "trainer.accelerator=cpu", "debug=fast", *SMALL, *run_dirs, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (rec,) = records(tmp_path / "results")
+    assert rec["cost"]["world_size"] == 2 and rec["status"] == "ok"
+
+
+def test_joblib_sweep_writes_two_records_and_a_rerun_skips_them(tmp_path):
+    args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1", "debug=fast", *SMALL,
+            f"results_dir={tmp_path / 'r'}", f"checkpoint_dir={tmp_path / 'ck'}"]
+    first = train(*args, f"hydra.sweep.dir={tmp_path / 'm1'}", timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert sorted(r["seed"] for r in records(tmp_path / "r")) == [0, 1]
+    assert "sweep finished: 2 runs (2 ok)" in first.stdout
+    again = train(*args, f"hydra.sweep.dir={tmp_path / 'm2'}", timeout=600)
+    assert again.returncode == 0
+    assert "2 skipped" in again.stdout and len(records(tmp_path / "r")) == 2
+
+
+def test_malformed_record_is_reported_and_skipped(tmp_path):
+    good = tmp_path / "results"
+    _write_many(str(good), 0, 2)
+    (good / "broken.json").write_text("{not json")
+    out = subprocess.run([sys.executable, "-m", "leaderboard", "--results", str(good), "--out", str(tmp_path / "lb.md"),
+                          "--figures", "", "--readme", ""], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = [l for l in out.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "broken.json" in lines[0]
+    assert "| m |" in (tmp_path / "lb.md").read_text()
