@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 # Keys that say where or how verbosely a run happens, or what is observed, not what it computes.
 NOT_IDENTITY = {
-    "seed", "results_dir", "checkpoint_dir", "resume", "force", "threads",
+    "seed", "results_dir", "checkpoint_dir", "resume", "force", "threads", "lr_grid", "lr_index",
     "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps",
     "trainer.accelerator", "trainer.devices", "trainer.strategy", "trainer.num_nodes",
     "sensitivity",  # the diagnostics observe a run; they change nothing it computes

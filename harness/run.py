@@ -34,7 +34,7 @@ log = logging.getLogger("harness")
 TOP_LEVEL = {
     "seed": int, "results_dir": str, "checkpoint_dir": str, "resume": str | None,
     "force": bool, "track": str, "model": dict, "task": dict, "trainer": dict, "optimizer": dict,
-    "sensitivity": dict, "threads": int | None,
+    "sensitivity": dict, "threads": int | None, "lr_grid": list | dict | None, "lr_index": int | None,
 }
 TRAINER_PROVIDED = ("callbacks", "logger", "default_root_dir", "enable_checkpointing")
 
@@ -58,12 +58,27 @@ def validate_top_level(cfg: DictConfig) -> None:
     for key in cfg:
         if key not in TOP_LEVEL:
             raise ConfigError(f"unknown top-level key {key!r}; allowed: {', '.join(sorted(TOP_LEVEL))}")
-    for key in ("seed", "results_dir", "checkpoint_dir", "force", "track", "threads"):
+    for key in ("seed", "results_dir", "checkpoint_dir", "force", "track", "threads", "lr_grid", "lr_index"):
         check_value(key, cfg[key], TOP_LEVEL[key])
     if cfg.threads is not None and cfg.threads < 1:
         raise ConfigError(f"threads={cfg.threads} is invalid: expected a positive number or null")
     if cfg.track not in ("cpu", "gpu"):
         raise ConfigError(f"track={cfg.track!r} is invalid: expected cpu or gpu")
+
+
+def apply_lr_grid(cfg: DictConfig) -> None:
+    """`lr_index` picks optimizer.lr from the declared grid (the model's own grid when
+    `lr_grid` maps model names to lists), so one sweep can give each model its grid."""
+    if cfg.lr_index is None:
+        return
+    grid = cfg.lr_grid
+    if isinstance(grid, DictConfig):
+        if cfg.model.name not in grid:
+            raise ConfigError(f"lr_grid has no entry for model {cfg.model.name!r}; it has: {', '.join(grid)}")
+        grid = grid[cfg.model.name]
+    if grid is None or not 0 <= cfg.lr_index < len(grid):
+        raise ConfigError(f"lr_index={cfg.lr_index} is outside the declared lr_grid {OmegaConf.to_container(grid) if grid else None}")
+    cfg.optimizer.lr = float(grid[cfg.lr_index])
 
 
 def git_commit() -> str | None:
@@ -113,6 +128,7 @@ class Run:
         cfg = self.cfg
         quiet_libraries()
         validate_top_level(cfg)
+        apply_lr_grid(cfg)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.key = run_key(cfg)

@@ -20,7 +20,7 @@ from sensitivity.callback import SUMMARY_KEYS
 
 # Not part of a setting: where/how a run happened, and the swept learning rate and seed.
 NOT_SETTING = {
-    "seed", "results_dir", "checkpoint_dir", "resume", "force", "threads", "sensitivity",
+    "seed", "results_dir", "checkpoint_dir", "resume", "force", "threads", "sensitivity", "lr_grid", "lr_index",
     ("optimizer", "lr"), ("trainer", "enable_progress_bar"), ("trainer", "enable_model_summary"),
     ("trainer", "log_every_n_steps"), ("trainer", "accelerator"), ("trainer", "devices"),
     ("trainer", "strategy"), ("trainer", "num_nodes"),
