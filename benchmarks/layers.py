@@ -36,9 +36,23 @@ class OutputOnly(nn.Module):
         return self.rnn(x)[0]
 
 
+def _harness_layer(module: str, cls: str, **kwargs) -> Callable[[int], nn.Module]:
+    def build(H: int) -> nn.Module:
+        import importlib
+
+        return getattr(importlib.import_module(module), cls)(d_model=H, **kwargs)
+
+    return build
+
+
 LAYERS: list[tuple[str, Callable[[int], nn.Module]]] = [
     ("layer:lstm", lambda H: OutputOnly(nn.LSTM(H, H, batch_first=True))),
     ("layer:gru", lambda H: OutputOnly(nn.GRU(H, H, batch_first=True))),
+    # The harness's own layers; N = 128 for the diagonal and dense ones, Mamba's default N = 16.
+    ("layer:lru", _harness_layer("models.lru", "LRU", d_state=128)),
+    ("layer:s4d", _harness_layer("models.s4d", "S4D", d_state=128)),
+    ("layer:linear_rnn", _harness_layer("models.linear_rnn", "LinearRNN", d_state=128)),
+    ("layer:mamba", _harness_layer("models.mamba", "Mamba", d_state=16)),
 ]
 
 
