@@ -54,6 +54,22 @@ LAYERS: list[tuple[str, Callable[[int], nn.Module]]] = [
     ("layer:linear_rnn", _harness_layer("models.linear_rnn", "LinearRNN", d_state=128)),
     ("layer:mamba", _harness_layer("models.mamba", "Mamba", d_state=16)),
 ]
+if torch.cuda.is_available():  # the scan's two CUDA paths, side by side
+    LAYERS.append(("layer:lru[eager-scan]", lambda H: EagerScan(_harness_layer("models.lru", "LRU", d_state=128)(H))))
+
+
+class EagerScan(nn.Module):
+    """Run a layer with the eager parallel scan even where "auto" would compile it (CUDA)."""
+
+    def __init__(self, layer: nn.Module):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x):
+        from models.scan import default_impl
+
+        with default_impl("parallel"):
+            return self.layer(x)
 
 
 def register_layer(name: str, factory: Callable[[int], nn.Module]) -> None:

@@ -22,6 +22,8 @@ parallel kernel (with a one-time warning).
 from __future__ import annotations
 
 import contextlib
+import contextlib
+import os
 import warnings
 from typing import Optional
 
@@ -83,11 +85,26 @@ def _compiled_kernel(a: Tensor, b: Tensor, h0: Optional[Tensor] = None, reverse:
 register_kernel("compiled", _compiled_kernel)
 
 
+# What "auto" means on CUDA; $HARNESS_SCAN_IMPL or `default_impl(...)` change it.
+CUDA_AUTO = os.environ.get("HARNESS_SCAN_IMPL", "compiled")
+
+
+@contextlib.contextmanager
+def default_impl(impl: str):
+    """Within the block, "auto" resolves to `impl` on CUDA (CPU always uses "parallel")."""
+    global CUDA_AUTO
+    saved, CUDA_AUTO = CUDA_AUTO, impl
+    try:
+        yield
+    finally:
+        CUDA_AUTO = saved
+
+
 def _resolve(impl: str, device: torch.device) -> str:
     if impl not in IMPLS:
         raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
     if impl == "auto":
-        return "compiled" if device.type == "cuda" else "parallel"
+        return CUDA_AUTO if device.type == "cuda" else "parallel"
     return impl
 
 
