@@ -83,7 +83,8 @@ class LRU(RecurrentLayer):
         if gamma is not None:
             weight = weight * gamma[:, None, None]
         u = x @ weight.reshape(2 * self.d_state, self.d_model).T
-        return torch.view_as_complex(u.unflatten(-1, (self.d_state, 2)))
+        # The recurrence runs in float32 even under bf16/fp16 autocast (complex halves do not exist).
+        return torch.view_as_complex(u.float().unflatten(-1, (self.d_state, 2)))
 
     def states(self, x: torch.Tensor) -> torch.Tensor:
         return scan(self.eigenvalues(), self.drive(x))
