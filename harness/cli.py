@@ -66,7 +66,11 @@ def _explain(err: Exception, overrides: list[str]) -> str:
         hint = difflib.get_close_matches(leaf, known, n=1)
         return (f"unknown key {key}" + (f" (did you mean {parent + '.' if parent else ''}{hint[0]}?)" if hint else "")
                 + (f"; {parent or 'top level'} has: {', '.join(known)}" if known else ""))
-    return text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    # Hydra often says "...raised while composing config:" and gives the reason on the next line.
+    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
 
 
 def _known_keys(parent: str, overrides: list[str]) -> list[str]:

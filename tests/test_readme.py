@@ -38,7 +38,8 @@ def smoke_form(cmd: str, tmp: Path) -> list[str] | None:
         assert "train.py" in recipe
         return [sys.executable, "train.py", "debug=fast", *dirs]
     if args[:2] == ["python", "train.py"]:
-        return [sys.executable, "train.py", *args[2:], "debug=fast", *dirs]
+        sweep = ["hydra.sweeper.params=null"] if any(a.startswith("experiment=") for a in args) else []
+        return [sys.executable, "train.py", *args[2:], *sweep, "debug=fast", "sensitivity.hessian=off", *dirs]
     if args[:3] == ["python", "-m", "leaderboard"]:
         readme = tmp / "README.md"
         readme.write_text((ROOT / "README.md").read_text())
@@ -46,6 +47,11 @@ def smoke_form(cmd: str, tmp: Path) -> list[str] | None:
                 "--figures", str(tmp / "fig"), "--readme", str(readme)]
     if args[:3] == ["python", "-m", "sensitivity.check"]:
         return [sys.executable, *args[1:]]
+    if args[:3] == ["python", "-m", "sensitivity.curse1d"]:
+        return [sys.executable, *args[1:], "--out", str(tmp / "c.json"), "--n-seq", "16"]
+    if args[:3] == ["python", "-m", "sensitivity.propagation"]:
+        return [sys.executable, *args[1:], "--out", str(tmp / "p.json"), "--width", "8", "--layers", "2",
+                "--seq-len", "24", "--batch", "2"]
     if args[:3] == ["python", "-m", "benchmarks"]:
         return [sys.executable, *args[1:], "--quick", "--json", str(tmp / "bench.json"), "--readme", str(tmp / "b.md")]
     raise AssertionError(f"README command without a smoke form in tests/test_readme.py: {cmd}")
