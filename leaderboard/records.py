@@ -23,16 +23,15 @@ def record_filename(record: dict) -> str:
     return f"{record['task']['name']}-{record['model']['name']}-s{record['seed']}-{record['run_id']}.json"
 
 
-def write_record(record: dict, results_dir: str | os.PathLike) -> Path:
+def write_json_atomic(obj: dict, path: str | os.PathLike) -> Path:
     """Write to a temporary file in the same directory, fsync, then rename: a reader
-    (or a crash) never sees a partial record, and unique names never collide."""
-    directory = Path(results_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / record_filename(record)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    (or a crash) never sees a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(record, f, indent=1, sort_keys=True, allow_nan=False, default=_jsonable)
+            json.dump(obj, f, indent=1, sort_keys=True, allow_nan=False, default=_jsonable)
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
@@ -41,6 +40,11 @@ def write_record(record: dict, results_dir: str | os.PathLike) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_record(record: dict, results_dir: str | os.PathLike) -> Path:
+    """One record, atomically, under a unique name (concurrent writers never collide)."""
+    return write_json_atomic(record, Path(results_dir) / record_filename(record))
 
 
 def _jsonable(x: Any) -> Any:
