@@ -6,7 +6,7 @@ from typing import Iterator
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, IterableDataset
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
 
 from tasks.spec import TaskSpec
 from tasks.streams import TEST, TRAIN, VAL, eval_partition, rng_for
@@ -34,6 +34,25 @@ class Task(L.LightningDataModule):
 
     def data_source(self) -> str | None:
         return None
+
+
+class EpochShuffle(Sampler):
+    """A fresh random order every epoch that is a pure function of (seed, epoch):
+    Lightning calls `set_epoch`, so a run resumed at an epoch boundary sees the same
+    order as an uninterrupted one (a stateful generator would restart from the seed)."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        gen = torch.Generator().manual_seed(int(self.seed) * 100_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=gen).tolist())
+
+    def __len__(self) -> int:
+        return self.n
 
 
 class _Batches(Dataset):

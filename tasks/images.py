@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from tasks.base import Task
+from tasks.base import EpochShuffle, Task
 from tasks.image_sources import ImageArrays, load_images
 from tasks.spec import TaskSpec
 
@@ -117,7 +117,6 @@ class SequentialImageTask(Task):
         self.data_dir, self.readout, self.batch_size = data_dir, readout, batch_size
         self._arrays: ImageArrays | None = None
         self._splits: dict[str, TensorDataset] = {}
-        self._shuffle: torch.Generator | None = None
 
     # -- what subclasses define ------------------------------------------------------
     seq_len: int = 784
@@ -183,7 +182,6 @@ class SequentialImageTask(Task):
             "val": tensors(train_seq[val_idx], a.train_y[val_idx]),
             "test": tensors(test_seq, a.test_y),
         }
-        self._shuffle = torch.Generator().manual_seed(int(self.seed))
         log.info("%s: %d train / %d val / %d test images from %s", self.name, len(train_idx), len(val_idx),
                  len(a.test_y), a.source)
 
@@ -192,8 +190,9 @@ class SequentialImageTask(Task):
         return self._splits[name]
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
-        return DataLoader(self.split(name), batch_size=self.batch_size, shuffle=shuffle,
-                          generator=self._shuffle if shuffle else None, num_workers=0,
+        data = self.split(name)
+        sampler = EpochShuffle(len(data), self.seed) if shuffle else None
+        return DataLoader(data, batch_size=self.batch_size, sampler=sampler, num_workers=0,
                           collate_fn=_Normalise(*self.normalisation()))
 
     def train_dataloader(self) -> DataLoader:

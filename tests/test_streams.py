@@ -102,3 +102,14 @@ def test_teacher_streams_are_distinct():
     val, test = a.eval_batches("val")[0], a.eval_batches("test")[0]
     assert not torch.equal(val["x"], test["x"])
     np.testing.assert_allclose(val["y"].numpy(), a.teacher_output(val["x"].double().numpy()), rtol=1e-6, atol=1e-5)
+
+
+def test_epoch_shuffle_is_a_function_of_seed_and_epoch():
+    from tasks.base import EpochShuffle
+
+    a, b = EpochShuffle(50, seed=3), EpochShuffle(50, seed=3)
+    first = list(a)
+    a.set_epoch(1)
+    second = list(a)
+    b.set_epoch(1)  # a fresh sampler (a resumed run) at epoch 1 gives epoch 1's order
+    assert sorted(first) == list(range(50)) and first != second and list(b) == second
