@@ -54,7 +54,11 @@ def leaderboard_markdown(tables: Tables, baselines: dict, figures: list[str], fi
              "Each table is one task variant on one track. A row is one model setting; its learning rate is chosen "
              "on the validation split over the grid the sweep declared, and the test metric is the mean ± std over "
              "seeds at that learning rate. Sensitivity columns are the curse-of-memory diagnostics of Zucchet & "
-             "Orvieto (2024) at initialisation → end of training (see the project README).", "",
+             "Orvieto (2024) at initialisation → end of training (see the project README): the largest layer "
+             "output second moment, the recurrent/other gradient second-moment ratio, the largest relative state "
+             "sensitivity E|∂h/∂ω|²/E|h|², the longest memory timescale over the sequence length (capped at 10^12 "
+             "steps for eigenvalues of modulus ≥ 1, which do not decay), and ‖∂h_T/∂h_T-k‖² at lag k = min(100, T/2). "
+             "`seeds` counts the runs that finished at the chosen learning rate.", "",
              "Regenerate with `python -m leaderboard`; run the declared sweeps with "
              "`python train.py -m experiment=leaderboard/<task>`.", "", "## Headline (cpu track)", "",
              *headline(tables), ""]
