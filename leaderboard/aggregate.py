@@ -74,7 +74,8 @@ class Row:
         vals = self.test_values(metric)
         if not vals:
             return None, None, 0
-        return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0), len(vals)
+        # statistics.mean is exact (fractions), so equal seeds give exactly their value and order never matters
+        return statistics.mean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0), len(vals)
 
     def sensitivity(self, when: str, key: str) -> float | None:
         vals = [((r.get("sensitivity") or {}).get(when) or {}).get(key) for r in self.chosen]

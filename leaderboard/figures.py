@@ -90,6 +90,7 @@ def draw_all(tables: dict[tuple[str, str, str], list[Row]], out: Path) -> list[s
     by_task: dict[tuple[str, str], dict[str, list[Row]]] = defaultdict(dict)
     for (track, task, variant), rows in tables.items():
         by_task[(track, task)][variant] = rows
+    out.mkdir(parents=True, exist_ok=True)
     names = []
     for (track, task), variants in sorted(by_task.items()):
         for draw in (metric_vs_memory, sensitivity_bars):

@@ -1,6 +1,7 @@
 """The leaderboard: selection on validation, honest aggregation, deterministic output."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,13 +46,21 @@ def test_settings_differing_in_model_options_are_separate_rows():
 
 def test_regenerating_gives_byte_identical_files(tmp_path):
     results = tmp_path / "results"
-    for r in [rec("lru", 1e-3, s, 0.9, 0.8 + s / 100) for s in range(3)] + [rec("lstm", 1e-3, 0, 0.5, 0.4)]:
+    runs = [rec("lru", 1e-3, s, 0.9, 0.8 + s / 100) for s in range(3)] + [rec("lstm", 1e-3, 0, 0.5, 0.4)]
+    long = [rec("lru", 1e-3, s, 0.7, 0.6) for s in range(2)]
+    for r in long:
+        r["task"]["variant"], r["config"]["task"] = "T=50", {"delay": 50}
+    for i, r in enumerate(runs + long):
+        r["config"].setdefault("task", {"delay": 10})
+        r["sensitivity"] = {"init": {"state_sens_rel_max": 1.0 + i}, "final": {"state_sens_rel_max": 2.0 + i}}
         write_record(r, results)
     outs = []
-    for i in range(2):
-        out, fig = tmp_path / f"lb{i}.md", tmp_path / f"fig{i}"
+    out, fig = tmp_path / "lb.md", tmp_path / "fig"
+    for _ in range(2):
+        shutil.rmtree(fig, ignore_errors=True)
         build(results, out, None, fig)
         outs.append((out.read_bytes(), sorted((p.name, p.read_bytes()) for p in fig.iterdir())))
+    assert [name for name, _ in outs[0][1]] == ["cpu_copy_acc_vs_delay.png", "cpu_copy_sensitivity.png"]
     assert outs[0] == outs[1]
 
 
