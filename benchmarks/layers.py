@@ -48,6 +48,7 @@ def _harness_layer(module: str, cls: str, **kwargs) -> Callable[[int], nn.Module
 LAYERS: list[tuple[str, Callable[[int], nn.Module]]] = [
     ("layer:lstm", lambda H: OutputOnly(nn.LSTM(H, H, batch_first=True))),
     ("layer:gru", lambda H: OutputOnly(nn.GRU(H, H, batch_first=True))),
+    ("layer:rnn", lambda H: OutputOnly(nn.RNN(H, H, batch_first=True))),
     # The harness's own layers; N = 128 for the diagonal and dense ones, Mamba's default N = 16.
     ("layer:lru", _harness_layer("models.lru", "LRU", d_state=128)),
     ("layer:s4d", _harness_layer("models.s4d", "S4D", d_state=128)),
