@@ -164,6 +164,10 @@ def ladder_section(rows: list[Row], preset: str, figures: Path) -> tuple[list[st
         gain = stats[0][1] / stats[-1][1]
         verdict = (f"{'reproduced' if gain >= 10 else 'not reproduced'}: the LRU's loss is {gain:.3g}× below the dense "
                    f"RNN's; diagonal complex recurrence without γ is at {fmt(stats[3][1])}, with γ {fmt(stats[4][1])}")
+        # The paper's ladder improves at every rung; say where ours does not rather than hide it in the table.
+        worse = [f"{cur[0]} ({fmt(cur[1])} vs {fmt(prev[1])})" for prev, cur in zip(stats, stats[1:]) if cur[1] > prev[1]]
+        if worse:
+            verdict += "; not better than the rung before: " + ", ".join(worse)
     lines = [f"## 3. The ladder at ν₀ = 0.99 (Fig. 3B), `{preset}` preset", "",
              f"Command: `python train.py -m experiment=paper/ladder_{preset}` (records in `leaderboard/paper/ladder_{preset}/`).",
              "", *table, "",
