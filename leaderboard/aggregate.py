@@ -136,9 +136,19 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def latest_runs(records: list[dict]) -> list[dict]:
+    """One record per (setting, learning rate, seed): the newest. A rerun (force=true, or a sweep
+    retrying a diverged run) supersedes the earlier record instead of counting as another seed."""
+    latest: dict[tuple, dict] = {}
+    for r in sorted(records, key=lambda r: (str(r.get("created", "")), str(r.get("run_id", "")))):
+        lr = (r.get("config") or {}).get("optimizer", {}).get("lr")
+        latest[(setting_key(r), lr, r.get("seed"))] = r
+    return list(latest.values())
+
+
 def table_rows(records: list[dict]) -> list[Row]:
     groups: dict[str, list[dict]] = defaultdict(list)
-    for r in records:
+    for r in latest_runs(records):
         groups[setting_key(r)].append(r)
     rows = [Row(model=recs[0]["model"]["name"], label="", setting=key, records=recs) for key, recs in groups.items()]
     for row in rows:
@@ -153,4 +163,4 @@ def table_rows(records: list[dict]) -> list[Row]:
     return sorted(rows, key=rank)
 
 
-__all__ = ["Row", "table_rows", "setting_of", "setting_key", "primary_of", "SUMMARY_KEYS"]
+__all__ = ["Row", "table_rows", "latest_runs", "setting_of", "setting_key", "primary_of", "SUMMARY_KEYS"]

@@ -38,6 +38,19 @@ def test_divergence_counts_against_its_learning_rate_and_is_reported():
     assert row.lr == 1e-3 and row.diverged == 1
 
 
+def test_a_rerun_supersedes_its_earlier_record_instead_of_adding_a_seed():
+    first = rec("lru", 1e-3, 0, val=0.2, test=0.2, status="diverged")
+    first["created"] = "2026-01-01T00:00:00"
+    again = rec("lru", 1e-3, 0, val=0.2, test=0.2, status="diverged")
+    again["created"], again["run_id"] = "2026-01-02T00:00:00", "rerun"
+    redone = rec("lru", 1e-3, 1, val=0.5, test=0.5)
+    redone["created"] = "2026-01-03T00:00:00"
+    older = rec("lru", 1e-3, 1, val=0.9, test=0.9)
+    older["created"] = "2026-01-01T00:00:00"
+    (row,) = table_rows([first, again, older, redone])
+    assert row.diverged == 1 and row.mean_std("acc") == (0.5, 0.0, 1)
+
+
 def test_settings_differing_in_model_options_are_separate_rows():
     records = [rec("lru", 1e-3, 0, 0.5, 0.5, param="exp"), rec("lru", 1e-3, 0, 0.4, 0.4, param="re_im")]
     rows = table_rows(records)
