@@ -198,6 +198,16 @@ class _Eigen(nn.Module):
 
 
 # -- M5 memory timescales -------------------------------------------------------
+def quantile(values: torch.Tensor, q: float) -> float:
+    """torch.quantile's linear interpolation, without its 2**24-element limit (a selective
+    layer's per-step eigenvalues over a long probe batch exceed it)."""
+    flat = values.reshape(-1).sort().values
+    pos = q * (flat.numel() - 1)
+    lo = int(pos)
+    hi = min(lo + 1, flat.numel() - 1)
+    return float(flat[lo] + (pos - lo) * (flat[hi] - flat[lo]))
+
+
 @torch.no_grad()
 def memory(layer: RecurrentLayer, x: torch.Tensor, seq_len: int) -> dict | None:
     if not hasattr(layer, "eigenvalues"):
@@ -210,7 +220,7 @@ def memory(layer: RecurrentLayer, x: torch.Tensor, seq_len: int) -> dict | None:
     tau = -1.0 / torch.log(mod)
     return {
         "tau_median": float(tau.median()),
-        "tau_p90": float(torch.quantile(tau, 0.9)),
+        "tau_p90": quantile(tau, 0.9),
         "tau_max": float(tau.max()),
         "frac_tau_gt_T": float((tau > seq_len).double().mean()),
     }

@@ -118,3 +118,13 @@ def test_dense_state_sensitivity_by_finite_differences_matches_autograd():
     grad = torch.autograd.grad((h * fd.detach()).sum(), w)[0]  # <J v, J v> via vjp with J v
     jvp_norm = float((fd**2).sum())
     assert math.isclose(float((grad * v).sum()), jvp_norm, rel_tol=1e-3)
+
+
+def test_memory_quantile_matches_torch_and_survives_more_than_2_pow_24_values():
+    from sensitivity.probes import quantile
+
+    small = torch.rand(1001, dtype=torch.float64)
+    for q in (0.0, 0.1, 0.5, 0.9, 1.0):
+        assert quantile(small, q) == pytest.approx(float(torch.quantile(small, q)), rel=1e-12)
+    big = torch.arange(2**24 + 3, dtype=torch.float64).flip(0)  # torch.quantile refuses this size
+    assert quantile(big, 0.5) == pytest.approx((2**24 + 2) / 2)
