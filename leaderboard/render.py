@@ -32,6 +32,12 @@ def metric_cell(row: Row, metric: str) -> str:
     return "–" if mean is None else f"{num(mean)} ± {num(std)}"
 
 
+def seeds_cell(row: Row, metric: str) -> str:
+    """Seeds behind the mean; 'k/n' when only k of the n seeds at the chosen LR finished finite."""
+    counted, ran = row.mean_std(metric)[2], len(row.chosen)
+    return str(counted) if counted == ran else f"{counted}/{ran}"
+
+
 def table(rows: list[Row]) -> list[str]:
     metric, higher = primary_of(rows[0].records[0])
     others = sorted({k for row in rows for r in row.chosen for k in (r["metrics"].get("test") or {})} - {metric})
@@ -43,7 +49,7 @@ def table(rows: list[Row]) -> list[str]:
         first = row.chosen[0]
         grid = ", ".join(lr_text(x) for x in row.lr_grid)
         cells = [
-            row.label, metric_cell(row, metric), str(row.mean_std(metric)[2]),
+            row.label, metric_cell(row, metric), seeds_cell(row, metric),
             *[metric_cell(row, m) for m in others],
             f"{lr_text(row.lr)} ({grid})" if len(row.lr_grid) > 1 else lr_text(row.lr),
             f"{row.diverged}/{len(row.records)}",
@@ -60,7 +66,8 @@ def section(track: str, task: str, variant: str, rows: list[Row], baselines: dic
     out = [f"### {task} · `{variant}` · {track}", "",
            f"Protocol: task `{task}` with `{variant}`; {TRACKS.get(track, track)}. "
            f"Rows ranked by test {metric} ({'higher' if higher else 'lower'} is better) at the learning rate chosen on "
-           f"validation {metric}; mean ± std over seeds; `diverged` counts runs over the whole grid."]
+           f"validation {metric}; mean ± std over seeds (`k/n` seeds: only k of the n runs at that learning rate "
+           f"ended finite); `diverged` counts runs over the whole grid."]
     if baselines:
         out[-1] += " Baselines: " + ", ".join(f"{k} = {num(v, 4)}" for k, v in sorted(baselines.items())) + "."
     return out + ["", *table(rows), ""]

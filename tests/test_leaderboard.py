@@ -38,6 +38,16 @@ def test_divergence_counts_against_its_learning_rate_and_is_reported():
     assert row.lr == 1e-3 and row.diverged == 1
 
 
+def test_seed_column_says_when_a_seed_at_the_chosen_learning_rate_diverged():
+    from leaderboard.render import table
+
+    records = [rec("lru", 1e-3, s, val=0.5, test=0.5) for s in range(2)] + [rec("lru", 1e-3, 2, 0, 0, status="diverged")]
+    full = [rec("gru", 1e-3, s, val=0.5, test=0.5) for s in range(3)]
+    lines = table(table_rows(records + full))
+    cells = {line.split(" | ")[0].strip("| "): line.split(" | ")[2] for line in lines[2:]}
+    assert cells == {"lru": "2/3", "gru": "3"}
+
+
 def test_a_rerun_supersedes_its_earlier_record_instead_of_adding_a_seed():
     first = rec("lru", 1e-3, 0, val=0.2, test=0.2, status="diverged")
     first["created"] = "2026-01-01T00:00:00"
