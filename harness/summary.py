@@ -24,6 +24,8 @@ def print_summary(record: dict, console: Console | None = None) -> None:
         console.print("  test   " + "  ".join(f"{k}={_fmt(v)}" for k, v in sorted(test.items())))
     elif record["metrics"].get("val"):
         console.print("  last val  " + "  ".join(f"{k}={_fmt(v)}" for k, v in sorted(record["metrics"]["val"].items())))
+    elif record["status"] == "diverged":
+        console.print("  last val  none: it diverged before its first finite validation")
     if base:
         console.print("  baseline  " + "  ".join(f"{k}={_fmt(v)}" for k, v in sorted(base.items())))
     sens = record.get("sensitivity") or {}

@@ -1,6 +1,8 @@
 """One LightningModule that trains any model on any task, from the TaskSpec alone."""
 from __future__ import annotations
 
+import math
+
 import lightning as L
 import torch
 
@@ -33,7 +35,10 @@ class SequenceModule(L.LightningModule):
         self.test_metrics.update(self.model(batch["x"]), batch)
 
     def on_validation_epoch_end(self) -> None:
-        self.last_val = self._log_and_reset(self.val_metrics, "val")
+        values = self._log_and_reset(self.val_metrics, "val")
+        # Lightning still validates after a divergence stops training: keep the last finite metrics
+        if all(math.isfinite(v) for v in values.values()):
+            self.last_val = values
 
     def on_test_epoch_end(self) -> None:
         self.last_test = self._log_and_reset(self.test_metrics, "test")

@@ -26,6 +26,8 @@ def test_nan_learning_rate_ends_as_diverged_with_exit_code_zero(run_dirs, tmp_pa
     (rec,) = records(tmp_path / "results")
     assert rec["status"] == "diverged" and rec["diverged_at_step"] is not None
     assert rec["metrics"]["test"] == {}
+    # the validation Lightning runs after the stop sees NaN weights: it must not replace the last finite one
+    assert all(v is not None for v in rec["metrics"]["val"].values()), rec["metrics"]["val"]
     assert "diverged at step" in out.stdout
 
 
