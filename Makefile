@@ -21,7 +21,7 @@ train: $(STAMP)
 	$(PY) train.py
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 
 leaderboard: $(STAMP)
 	$(PY) -m leaderboard
