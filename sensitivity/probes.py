@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, jvp
@@ -199,13 +200,9 @@ class _Eigen(nn.Module):
 
 # -- M5 memory timescales -------------------------------------------------------
 def quantile(values: torch.Tensor, q: float) -> float:
-    """torch.quantile's linear interpolation, without its 2**24-element limit (a selective
-    layer's per-step eigenvalues over a long probe batch exceed it)."""
-    flat = values.reshape(-1).sort().values
-    pos = q * (flat.numel() - 1)
-    lo = int(pos)
-    hi = min(lo + 1, flat.numel() - 1)
-    return float(flat[lo] + (pos - lo) * (flat[hi] - flat[lo]))
+    """numpy's quantile (same linear interpolation as torch's): torch.quantile refuses more than
+    2**24 values, which a selective layer's per-step eigenvalues over a long probe batch exceed."""
+    return float(np.quantile(values.detach().cpu().numpy(), q))
 
 
 @torch.no_grad()
