@@ -11,10 +11,18 @@ export HF_HUB_OFFLINE ?= 1
 
 venv: $(STAMP)
 
+# uv installs in seconds where pip takes minutes; it is handed the index and find-links
+# settings pip would use (pip config and PIP_* variables), and pip is the fallback.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	if $(PY) -m pip install -q uv 2>/dev/null; then \
+	    UV_FIND_LINKS="$$($(PY) -m pip config get global.find-links 2>/dev/null || echo "$${PIP_FIND_LINKS:-}")" \
+	    UV_EXTRA_INDEX_URL="$$($(PY) -m pip config get global.extra-index-url 2>/dev/null || echo "$${PIP_EXTRA_INDEX_URL:-}")" \
+	    UV_INDEX_STRATEGY=unsafe-best-match \
+	    $(VENV)/bin/uv pip install -q --python $(PY) -c constraints.txt -e '.[dev]'; \
+	else \
+	    $(PY) -m pip install -q -c constraints.txt -e '.[dev]'; \
+	fi
 	touch $(STAMP)
 
 train: $(STAMP)

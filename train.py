@@ -13,7 +13,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from harness.cli import EXIT_USER_ERROR, fail, guard_cli
-from harness.errors import UserError
+from common.errors import UserError
 from tasks.image_preflight import preflight
 
 

@@ -14,7 +14,7 @@ from hydra.errors import ConfigCompositionException, MissingConfigException, Ove
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from harness.errors import UserError
+from common.errors import UserError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 EXIT_USER_ERROR = 2

@@ -10,25 +10,13 @@ import json
 
 from omegaconf import DictConfig, OmegaConf
 
-# Keys that say where or how verbosely a run happens, or what is observed, not what it computes.
-NOT_IDENTITY = {
-    "seed", "results_dir", "checkpoint_dir", "resume", "force", "threads", "lr_grid", "lr_index",
-    "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps",
-    "trainer.accelerator", "trainer.devices", "trainer.strategy", "trainer.num_nodes",
-    "sensitivity",  # the diagnostics observe a run; they change nothing it computes
-}
+from common.keys import NOT_IDENTITY, drop_keys
 
 
 def identity_config(cfg: DictConfig) -> dict:
     data = OmegaConf.to_container(cfg, resolve=True)
     data.pop("hydra", None)
-    for dotted in NOT_IDENTITY:
-        node, *rest = dotted.split(".")
-        if not rest:
-            data.pop(node, None)
-        elif isinstance(data.get(node), dict):
-            data[node].pop(rest[0], None)
-    return data
+    return drop_keys(data, NOT_IDENTITY)
 
 
 def run_key(cfg: DictConfig) -> str:

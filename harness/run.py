@@ -20,9 +20,10 @@ from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
 from harness.callbacks import DivergenceGuard, Throughput
-from harness.config import ConfigError, check_node, check_value, resolve_target
-from harness.errors import UserError
+from common.config import ConfigError, check_node, check_value, resolve_target
+from common.errors import UserError
 from harness.identity import run_key
+from common.provenance import git_commit
 from harness.quiet import quiet_libraries
 from leaderboard.records import SCHEMA, finite_or_none, new_run_id, read_records, write_record
 from models.build import build_model
@@ -79,19 +80,6 @@ def apply_lr_grid(cfg: DictConfig) -> None:
     if grid is None or not 0 <= cfg.lr_index < len(grid):
         raise ConfigError(f"lr_index={cfg.lr_index} is outside the declared lr_grid {OmegaConf.to_container(grid) if grid else None}")
     cfg.optimizer.lr = float(grid[cfg.lr_index])
-
-
-def git_commit() -> str | None:
-    try:
-        here = Path(__file__).resolve().parent.parent
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-        if sha.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return sha.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def finished_record(results_dir: str, key: str, seed: int) -> dict | None:

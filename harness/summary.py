@@ -4,7 +4,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
-from sensitivity.callback import SUMMARY_KEYS
+from common.keys import SUMMARY_KEYS
 
 
 def _fmt(v) -> str:

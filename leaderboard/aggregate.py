@@ -16,27 +16,12 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sensitivity.callback import SUMMARY_KEYS
-
-# Not part of a setting: where/how a run happened, and the swept learning rate and seed.
-NOT_SETTING = {
-    "seed", "results_dir", "checkpoint_dir", "resume", "force", "threads", "sensitivity", "lr_grid", "lr_index",
-    ("optimizer", "lr"), ("trainer", "enable_progress_bar"), ("trainer", "enable_model_summary"),
-    ("trainer", "log_every_n_steps"), ("trainer", "accelerator"), ("trainer", "devices"),
-    ("trainer", "strategy"), ("trainer", "num_nodes"),
-}
+from common.keys import NOT_IDENTITY, SELECTED_OVER, SUMMARY_KEYS, drop_keys
 
 
 def setting_of(record: dict) -> dict:
-    config = copy.deepcopy(record.get("config") or {})
-    for key in NOT_SETTING:
-        if isinstance(key, tuple):
-            node = config.get(key[0])
-            if isinstance(node, dict):
-                node.pop(key[1], None)
-        else:
-            config.pop(key, None)
-    return config
+    """The record's config without what does not define a setting (one list: common.keys)."""
+    return drop_keys(copy.deepcopy(record.get("config") or {}), NOT_IDENTITY + SELECTED_OVER)
 
 
 def setting_key(record: dict) -> str:

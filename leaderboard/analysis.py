@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+from common.provenance import git_commit
 from leaderboard.records import write_json_atomic
 
 __all__ = ["PAPER_DIR", "analysis_record", "write_json_atomic"]
@@ -13,7 +14,5 @@ PAPER_DIR = Path("leaderboard/paper")
 
 
 def analysis_record(kind: str, settings: dict, rows: list[dict]) -> dict:
-    from harness.run import git_commit
-
     return {"schema": 1, "kind": kind, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "git_commit": git_commit(), "settings": settings, "rows": rows}

@@ -6,7 +6,7 @@ import functools
 
 from omegaconf import DictConfig, OmegaConf
 
-from harness.config import check_node, resolve_target, signature_params
+from common.config import check_node, resolve_target, signature_params
 from models.backbone import Backbone
 
 # Filled in by the harness from what the task declares, never by a config.

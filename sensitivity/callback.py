@@ -9,10 +9,10 @@ from typing import Literal
 import lightning as L
 import torch
 
+from common.keys import SUMMARY_KEYS
 from sensitivity import probes
 from tasks.metrics import loss_fn
 
-SUMMARY_KEYS = ("act_m2_max", "grad_ratio", "state_sens_rel_max", "tau_max_over_T", "jac_fro_lag", "hess_top")
 
 
 def _max(values) -> float | None:

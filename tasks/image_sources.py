@@ -63,7 +63,7 @@ from typing import Callable, Iterable, Literal, Optional, Sequence
 
 import numpy as np
 
-from harness.errors import UserError
+from common.errors import UserError
 from tasks.idx import read_idx
 
 log = logging.getLogger(__name__)

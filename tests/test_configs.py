@@ -7,7 +7,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from harness.config import ConfigError
+from common.config import ConfigError
 from harness.run import Run
 
 CONF = Path(__file__).resolve().parent.parent / "conf"

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.errors import UserError
+from common.errors import UserError
 from tasks import image_sources
 from tasks.image_sources import DataUnavailable
 from tasks.images import (GRAY_MEAN, GRAY_STD, RGB_MEAN, RGB_STD, PSMNISTTask, SCIFARTask, SFMNISTTask,

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Literal, Union
 from hydra.utils import get_class, get_method
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from harness.errors import UserError
+from common.errors import UserError
 
 
 class ConfigError(UserError, ValueError):

@@ -1,0 +1,28 @@
+"""Key names shared by the run, the records and the leaderboard (one list each)."""
+from __future__ import annotations
+
+# Config keys that say where, how verbosely or on what hardware a run happens, or what is
+# observed, not what it computes: left out of a run's identity. The leaderboard's setting
+# key also leaves out what it averages or selects over (seed, learning rate).
+NOT_IDENTITY = (
+    "seed", "results_dir", "checkpoint_dir", "resume", "force", "threads", "lr_grid", "lr_index",
+    "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps",
+    "trainer.accelerator", "trainer.devices", "trainer.strategy", "trainer.num_nodes",
+    "sensitivity",  # the diagnostics observe a run; they change nothing it computes
+)
+SELECTED_OVER = ("optimizer.lr",)
+
+# The sensitivity numbers a run's summary, the logger and the leaderboard show.
+SUMMARY_KEYS = ("act_m2_max", "grad_ratio", "state_sens_rel_max", "tau_max_over_T", "jac_fro_lag", "hess_top")
+
+
+def drop_keys(config: dict, dotted: tuple[str, ...] | list[str]) -> dict:
+    """`config` without the dotted keys (in place, returned for chaining)."""
+    for key in dotted:
+        *parents, leaf = key.split(".")
+        node = config
+        for p in parents:
+            node = node.get(p) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return config
