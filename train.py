@@ -12,8 +12,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from harness.cli import EXIT_USER_ERROR, fail, guard_cli
 from common.errors import UserError
+from harness.cli import EXIT_USER_ERROR, fail, guard_cli
 from tasks.image_preflight import preflight
 
 

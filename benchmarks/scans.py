@@ -16,8 +16,8 @@ fwd: forward under ``torch.no_grad()``; fwd+bwd: forward with autograd and
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import logging
-import math
-import os
 import resource
 import shutil
-import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,11 +16,11 @@ from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
-from harness.callbacks import DivergenceGuard, Throughput
 from common.config import ConfigError, check_node, check_value, resolve_target
 from common.errors import UserError
-from harness.identity import run_key
 from common.provenance import git_commit
+from harness.callbacks import DivergenceGuard, Throughput
+from harness.identity import run_key
 from harness.quiet import quiet_libraries
 from leaderboard.records import SCHEMA, finite_or_none, new_run_id, read_records, write_record
 from models.build import build_model
@@ -160,8 +157,8 @@ class Run:
             callbacks.append(RichProgressBar(leave=True))
         loggers = [CSVLogger(self.output_dir, name="logs", version="")]
         try:
-            from lightning.pytorch.loggers import TensorBoardLogger
             import tensorboard  # noqa: F401  (optional: only when installed)
+            from lightning.pytorch.loggers import TensorBoardLogger
 
             loggers.append(TensorBoardLogger(self.output_dir, name="logs", version="tb"))
         except ImportError:

@@ -5,10 +5,11 @@ import json
 import os
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 SCHEMA = 1
 STATUSES = ("ok", "diverged", "failed")

@@ -8,7 +8,8 @@ bare:  one recurrent layer straight from input to output, y = Re(C h) + D x,
 """
 from __future__ import annotations
 
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import torch
 import torch.nn.functional as F

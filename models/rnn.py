@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-
 from torch import nn
 
 from models.torch_rnn import TorchRNNLayer

@@ -59,7 +59,6 @@ All computation is in the promoted dtype of the inputs.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -89,7 +88,7 @@ def _block_shape(b: int, L: int, state_bytes: int) -> tuple[int, int]:
 
 # -- references ------------------------------------------------------------------------------
 def selective_scan_reference(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                             D: Optional[Tensor] = None, h0: Optional[Tensor] = None) -> Tensor:
+                             D: Tensor | None = None, h0: Tensor | None = None) -> Tensor:
     """The definition, by a plain loop over time (test oracle)."""
     h = x.new_zeros(x.shape[0], x.shape[2], A.shape[-1]) if h0 is None else h0
     ys = []
@@ -101,7 +100,7 @@ def selective_scan_reference(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: 
 
 
 def selective_scan_materialised(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                                D: Optional[Tensor] = None, h0: Optional[Tensor] = None, *,
+                                D: Tensor | None = None, h0: Tensor | None = None, *,
                                 return_states: bool = False):
     """Through models.scan with exp(ΔA) and ΔBx as (b, L, d·N) tensors. Returns y
     (and the states h (b, L, d, N) if return_states)."""
@@ -345,8 +344,8 @@ def _backward_differentiable(need, gy, x, delta, At, B, C, D, h0):
 
 
 def selective_scan_fused(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                         D: Optional[Tensor] = None, h0: Optional[Tensor] = None, *,
-                         chunk: Optional[int] = None, batch_chunk: Optional[int] = None) -> Tensor:
+                         D: Tensor | None = None, h0: Tensor | None = None, *,
+                         chunk: int | None = None, batch_chunk: int | None = None) -> Tensor:
     """The fused loop (module docstring). ``chunk``: segment length K (= checkpoint
     interval); ``batch_chunk``: sequences per block. Defaults from the cache budget."""
     _check(x, delta, A, B, C, D, h0)
@@ -386,8 +385,8 @@ def _check(x, delta, A, B, C, D, h0) -> None:
         raise ValueError(f"h0 must be (b, d, N) = {(b, d, n)}, got {tuple(h0.shape)}")
 
 
-def selective_scan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor] = None,
-                   h0: Optional[Tensor] = None, *, impl: str = "auto") -> Tensor:
+def selective_scan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
+                   h0: Tensor | None = None, *, impl: str = "auto") -> Tensor:
     """y (b, L, d) of the selective scan; ``impl`` one of IMPLS (module docstring)."""
     if impl not in IMPLS:
         raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")

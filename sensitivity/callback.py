@@ -14,7 +14,6 @@ from sensitivity import probes
 from tasks.metrics import loss_fn
 
 
-
 def _max(values) -> float | None:
     vals = [v for v in values if v is not None and math.isfinite(v)]
     return max(vals) if vals else None
@@ -35,7 +34,7 @@ class SensitivitySuite(L.Callback):
         probes: int = 2,
     ):
         if n_probe < 1 or not 0 <= burn_in < 1 or hessian_iters < 1 or probes < 1:
-            raise ValueError(f"sensitivity: need n_probe >= 1, 0 <= burn_in < 1, hessian_iters >= 1, probes >= 1")
+            raise ValueError("sensitivity: need n_probe >= 1, 0 <= burn_in < 1, hessian_iters >= 1, probes >= 1")
         if every_n_steps is not None and every_n_steps < 1:
             raise ValueError(f"sensitivity.every_n_steps={every_n_steps}: must be >= 1 or null")
         self.enabled, self.every_n_steps, self.n_probe, self.burn_in = enabled, every_n_steps, n_probe, burn_in

@@ -71,7 +71,8 @@ class _Recurrence:
             self.g_re = torch.as_tensor(np.real(g).copy(), dtype=dtype)[:, None]
             if self.is_complex:
                 self.g_im = torch.as_tensor(np.imag(g).copy(), dtype=dtype)[:, None]
-        zeros = lambda: torch.zeros(L, n_seq, dtype=dtype)
+        def zeros():
+            return torch.zeros(L, n_seq, dtype=dtype)
         self.x = _randn(n_seq, gen=gen, dtype=dtype).expand(L, n_seq).clone()  # stationary x_0
         self.h_re, self.d_re = zeros(), zeros()
         self.acc_h, self.acc_d = zeros(), zeros()

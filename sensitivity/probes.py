@@ -8,8 +8,8 @@ whose method is missing is left out of the record rather than guessed.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch

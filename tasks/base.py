@@ -1,7 +1,7 @@
 """Base classes: a task is a LightningDataModule that also declares a TaskSpec."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import lightning as L
 import numpy as np
@@ -75,7 +75,7 @@ class _TrainStream(IterableDataset):
     is after a checkpoint was restored: a resumed run sees the same data as an
     uninterrupted one."""
 
-    def __init__(self, task: "SyntheticTask"):
+    def __init__(self, task: SyntheticTask):
         self.task = task
 
     def __iter__(self) -> Iterator[dict]:

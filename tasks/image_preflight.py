@@ -4,7 +4,8 @@
 Kept in sync with the task classes by tests/test_images.py."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from tasks.image_sources import load_images
 

@@ -58,8 +58,9 @@ import re
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Literal, Optional, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -105,7 +106,7 @@ class _Spec:
     env_var: str
     aliases: tuple  # sub-directory names under $HARNESS_DATA_DIR / a data dir
     hub_repo: str
-    debian_dir: Optional[str]
+    debian_dir: str | None
     hint: str
 
 
@@ -207,7 +208,7 @@ def _is_test_prefix(p: str) -> bool:
     return p == "t10k" or p.startswith("test")
 
 
-def _find_idx(spec: _Spec, directory: str) -> Optional[_Found]:
+def _find_idx(spec: _Spec, directory: str) -> _Found | None:
     pairs: dict = {}  # prefix -> {"images": path, "labels": path}
     for name in _listdir(directory):
         m = _IDX_RE.match(name)
@@ -294,7 +295,7 @@ def _concat_batches(batches: list) -> tuple:
     return _cifar_rows_to_hwc(x), y
 
 
-def _find_cifar_pickle(spec: _Spec, directory: str) -> Optional[_Found]:
+def _find_cifar_pickle(spec: _Spec, directory: str) -> _Found | None:
     for d in (directory, os.path.join(directory, "cifar-10-batches-py")):
         names = _listdir(d)
         train = sorted((int(m[1]), n) for n in names if (m := _BATCH_RE.match(n)))
@@ -331,7 +332,7 @@ def _read_cifar_bin(path: str) -> tuple:
     return recs[:, 1:], recs[:, 0].astype(np.int64)
 
 
-def _find_cifar_bin(spec: _Spec, directory: str) -> Optional[_Found]:
+def _find_cifar_bin(spec: _Spec, directory: str) -> _Found | None:
     for d in (directory, os.path.join(directory, "cifar-10-batches-bin")):
         names = _listdir(d)
         train = sorted((int(m[1]), n) for n in names if (m := _BIN_RE.match(n)))
@@ -352,7 +353,7 @@ def _find_cifar_bin(spec: _Spec, directory: str) -> Optional[_Found]:
 # --- CIFAR-10 python tarball --------------------------------------------------
 
 
-def _find_cifar_tar(spec: _Spec, directory: str) -> Optional[_Found]:
+def _find_cifar_tar(spec: _Spec, directory: str) -> _Found | None:
     path = os.path.join(directory, "cifar-10-python.tar.gz")
     if not os.path.isfile(path):
         return None
@@ -407,7 +408,7 @@ def _walk_parquet(root: str, skip: frozenset = frozenset()) -> list:
     return found
 
 
-def _split_of(path: str) -> Optional[str]:
+def _split_of(path: str) -> str | None:
     name = os.path.basename(path).lower()
     parent = os.path.basename(os.path.dirname(path)).lower()
     if name.startswith("train") or parent == "train":
@@ -417,7 +418,7 @@ def _split_of(path: str) -> Optional[str]:
     return None
 
 
-def _find_parquet(spec: _Spec, directory: str) -> Optional[_Found]:
+def _find_parquet(spec: _Spec, directory: str) -> _Found | None:
     others = frozenset(a for s in _SPECS.values() if s.name != spec.name for a in s.aliases) - set(spec.aliases)
     files = _walk_parquet(directory, others)
     if not files:
@@ -608,7 +609,7 @@ def _cache_path(cache_dir: str, spec: _Spec, key: str) -> str:
     return os.path.join(cache_dir, f"{spec.name}-{key}.npz")
 
 
-def _read_cache(path: str, spec: _Spec) -> Optional[ImageArrays]:
+def _read_cache(path: str, spec: _Spec) -> ImageArrays | None:
     if not os.path.isfile(path):
         return None
     try:
@@ -736,7 +737,7 @@ def _find_in_dir(spec: _Spec, directory: str, include_self: bool = True) -> _Fou
     raise _NotHere(f"no {what}")
 
 
-def _local_locations(spec: _Spec, data_dir: Optional[str]) -> Iterable[tuple]:
+def _local_locations(spec: _Spec, data_dir: str | None) -> Iterable[tuple]:
     """(description, directory or None, include_self) in search order."""
     if data_dir is not None and str(data_dir) != "":
         yield "task.data_dir", os.fspath(data_dir), True
@@ -753,8 +754,8 @@ def _one_line(s: str, limit: int = 300) -> str:
 
 def load_images(
     dataset: DatasetName,
-    data_dir: Optional[str] = None,
-    cache_dir: Optional[str] = None,
+    data_dir: str | None = None,
+    cache_dir: str | None = None,
     allow_hub: bool = True,
 ) -> ImageArrays:
     """Load ``dataset`` from the first source that has it; see the module docstring."""
@@ -775,7 +776,7 @@ def load_images(
         _write_cache(path, spec, arrays)
         return arrays
 
-    def try_dir(desc: str, directory: str, include_self: bool, label_kind: Optional[str] = None):
+    def try_dir(desc: str, directory: str, include_self: bool, label_kind: str | None = None):
         directory = os.path.abspath(os.path.expanduser(directory))
         if not os.path.isdir(directory):
             tried.append(f"{desc}={directory} (no such directory)")

@@ -17,8 +17,20 @@ import torch
 from common.errors import UserError
 from tasks import image_sources
 from tasks.image_sources import DataUnavailable
-from tasks.images import (GRAY_MEAN, GRAY_STD, RGB_MEAN, RGB_STD, PSMNISTTask, SCIFARTask, SFMNISTTask,
-                          SMNISTTask, bitreversal_permutation, luma, random_permutation, split_indices)
+from tasks.images import (
+    GRAY_MEAN,
+    GRAY_STD,
+    RGB_MEAN,
+    RGB_STD,
+    PSMNISTTask,
+    SCIFARTask,
+    SFMNISTTask,
+    SMNISTTask,
+    bitreversal_permutation,
+    luma,
+    random_permutation,
+    split_indices,
+)
 from tests import fakes
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 
-from leaderboard.analysis import write_json_atomic
 from leaderboard.paper import build_paper
 from leaderboard.records import write_record
 from sensitivity.curse1d import main as curse1d_main

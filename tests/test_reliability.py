@@ -2,7 +2,6 @@
 atomic and concurrent records, DDP, parallel sweeps."""
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import signal

@@ -12,7 +12,6 @@ from models.mamba import Mamba
 from models.selective_scan import (
     selective_scan,
     selective_scan_fused,
-    selective_scan_materialised,
     selective_scan_reference,
 )
 

@@ -7,11 +7,11 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from common.keys import SUMMARY_KEYS
 from models.build import build_model
 from models.lru import LRU
 from models.scan import scan
 from sensitivity import probes
-from common.keys import SUMMARY_KEYS
 from sensitivity.callback import SensitivitySuite
 from sensitivity.propagation import propagate
 from sensitivity.theory import S

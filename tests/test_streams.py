@@ -3,9 +3,9 @@ training, and a batch is a pure function of (seed, step). (Copy's layout and
 baseline are tested in tests/test_copy.py.)"""
 from __future__ import annotations
 
-import numpy as np
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 

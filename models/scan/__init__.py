@@ -22,10 +22,8 @@ parallel kernel (with a one-time warning).
 from __future__ import annotations
 
 import contextlib
-import contextlib
 import os
 import warnings
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -59,7 +57,7 @@ def _recompile_limit():
     return cfg.patch(**{name: RECOMPILE_LIMIT})
 
 
-def _compiled_kernel(a: Tensor, b: Tensor, h0: Optional[Tensor] = None, reverse: bool = False) -> Tensor:
+def _compiled_kernel(a: Tensor, b: Tensor, h0: Tensor | None = None, reverse: bool = False) -> Tensor:
     """Forward kernel through torch.compile (built once, lazily); eager fallback on failure."""
     global _compiled
     if b.device.type not in COMPILE_DEVICES:
@@ -108,7 +106,7 @@ def _resolve(impl: str, device: torch.device) -> str:
     return impl
 
 
-def scan(a: Tensor, b: Tensor, h0: Optional[Tensor] = None, impl: str = "auto", *,
+def scan(a: Tensor, b: Tensor, h0: Tensor | None = None, impl: str = "auto", *,
          reverse: bool = False) -> Tensor:
     """h_t = a_t h_{t-1} + b_t along dim -2 of b (``reverse``: h_t = a_t h_{t+1} + b_t).
 

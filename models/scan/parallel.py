@@ -40,7 +40,7 @@ be plugged in by name (:func:`register_kernel`): ``models.scan`` registers
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -62,7 +62,7 @@ def _chunk_len(L: int) -> int:
 
 def _pow(a: Tensor, n: int) -> Tensor:
     """a**n for integer n >= 1 by repeated squaring (multiplications only)."""
-    r: Optional[Tensor] = None
+    r: Tensor | None = None
     base = a
     while n:
         if n & 1:
@@ -74,7 +74,7 @@ def _pow(a: Tensor, n: int) -> Tensor:
     return r
 
 
-def _out_shape(a: Tensor, b: Tensor, h0: Optional[Tensor]):
+def _out_shape(a: Tensor, b: Tensor, h0: Tensor | None):
     shapes = [a.shape, b.shape]
     if h0 is not None:
         shapes.append(h0.unsqueeze(-2).shape)
@@ -93,10 +93,10 @@ class _Pair:
     ``out``; time-varying a).
     """
 
-    def __init__(self, src: Tensor, acc: Optional[Tensor] = None, dst: Optional[Tensor] = None):
+    def __init__(self, src: Tensor, acc: Tensor | None = None, dst: Tensor | None = None):
         self.src, self.acc, self.dst = src, acc, dst
 
-    def step(self, o: Tensor, partner: Tensor, dst_view: Optional[Tensor], acc_view: Optional[Tensor]) -> None:
+    def step(self, o: Tensor, partner: Tensor, dst_view: Tensor | None, acc_view: Tensor | None) -> None:
         p = partner.conj() if partner.is_complex() else partner
         if self.dst is not None:
             torch.mul(o, p, out=dst_view)
@@ -104,8 +104,8 @@ class _Pair:
             acc_view.addcmul_(o, p)
 
 
-def _seq_into(a: Tensor, b: Tensor, h0: Optional[Tensor], out: Tensor, reverse: bool,
-              pair: Optional[_Pair] = None, offset: int = 0) -> None:
+def _seq_into(a: Tensor, b: Tensor, h0: Tensor | None, out: Tensor, reverse: bool,
+              pair: _Pair | None = None, offset: int = 0) -> None:
     const = a.shape[-2] == 1
     L = b.shape[-2]
     h = h0
@@ -124,8 +124,8 @@ def _seq_into(a: Tensor, b: Tensor, h0: Optional[Tensor], out: Tensor, reverse: 
                           pair.acc)
 
 
-def _chunked_into(a: Tensor, b: Tensor, h0: Optional[Tensor], out: Tensor, reverse: bool,
-                  pair: Optional[_Pair] = None) -> None:
+def _chunked_into(a: Tensor, b: Tensor, h0: Tensor | None, out: Tensor, reverse: bool,
+                  pair: _Pair | None = None) -> None:
     L = b.shape[-2]
     if L < _SEQ_BELOW:
         return _seq_into(a, b, h0, out, reverse, pair)
@@ -209,7 +209,7 @@ def _chunked_into(a: Tensor, b: Tensor, h0: Optional[Tensor], out: Tensor, rever
                   pair, 0 if reverse else n)
 
 
-def scan_kernel(a: Tensor, b: Tensor, h0: Optional[Tensor] = None, reverse: bool = False) -> Tensor:
+def scan_kernel(a: Tensor, b: Tensor, h0: Tensor | None = None, reverse: bool = False) -> Tensor:
     """Forward values only (no autograd). ``a`` has a time axis at -2 (size L or 1)."""
     out = torch.empty(_out_shape(a, b, h0), dtype=b.dtype, device=b.device)
     _chunked_into(a, b, h0, out, reverse)
@@ -271,7 +271,7 @@ def assoc_scan_entry(a, b, h0, reverse: bool, mode: str = "pointwise") -> Tensor
     return out[1].to(dtype)
 
 
-def run_split(fn: Callable, a: Tensor, b: Tensor, h0: Optional[Tensor], reverse: bool, **kw) -> Tensor:
+def run_split(fn: Callable, a: Tensor, b: Tensor, h0: Tensor | None, reverse: bool, **kw) -> Tensor:
     """Call ``fn`` (``assoc_scan_entry`` or its compiled version) splitting complex data."""
     if b.is_complex():
         split = lambda x: None if x is None else (x.real, x.imag)  # noqa: E731
@@ -298,7 +298,7 @@ def _shifted_conj(a: Tensor, reverse: bool) -> Tensor:
     return torch.cat([a[..., 1:, :].conj(), pad], dim=-2).resolve_conj()
 
 
-def _prev_state(h: Tensor, h0: Optional[Tensor], reverse: bool, conj: bool = False) -> Tensor:
+def _prev_state(h: Tensor, h0: Tensor | None, reverse: bool, conj: bool = False) -> Tensor:
     """h_{t-1} (forward) or h_{t+1} (reverse), h0 (or 0) at the boundary; optionally conjugated.
 
     The conjugation is materialised inside the same copy (ops on conj-bit views are slow on CPU).
@@ -314,7 +314,7 @@ def _sum_to(x: Tensor, shape) -> Tensor:
     return x if x.shape == shape else x.sum_to_size(shape)
 
 
-def _grad_a(gb: Tensor, h: Tensor, h0: Optional[Tensor], a_shape, reverse: bool) -> Tensor:
+def _grad_a(gb: Tensor, h: Tensor, h0: Tensor | None, a_shape, reverse: bool) -> Tensor:
     """sum over a's broadcast dims of gb_t * conj(h_prev_t)."""
     if len(a_shape) >= 2 and a_shape[-2] == 1 and h.shape[-2] > 1:
         # time-invariant: contract over time without building h_prev
@@ -412,7 +412,7 @@ class ScanFunction(torch.autograd.Function):
         return ScanFunction.apply(a, b, h0, reverse, impl), 0
 
 
-def prepare(a: Tensor, b: Tensor, h0: Optional[Tensor] = None):
+def prepare(a: Tensor, b: Tensor, h0: Tensor | None = None):
     """Validate shapes, promote dtypes and give ``a`` an explicit time axis."""
     if b.dim() < 2:
         raise ValueError(f"b must have shape (*batch, L, C), got {tuple(b.shape)}")
@@ -427,7 +427,7 @@ def prepare(a: Tensor, b: Tensor, h0: Optional[Tensor] = None):
     return a, b, h0
 
 
-def scan_parallel(a: Tensor, b: Tensor, h0: Optional[Tensor] = None, *, reverse: bool = False,
+def scan_parallel(a: Tensor, b: Tensor, h0: Tensor | None = None, *, reverse: bool = False,
                   impl: str = "parallel") -> Tensor:
     """h_t = a_t h_{t-1} + b_t along dim -2 (``reverse=True``: h_t = a_t h_{t+1} + b_t).
 

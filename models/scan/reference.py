@@ -9,15 +9,13 @@ autograd.  Slow, simple and obviously correct.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import Tensor
 
 __all__ = ["scan_reference", "conv_reference", "promote"]
 
 
-def promote(a: Tensor, b: Tensor, h0: Optional[Tensor] = None):
+def promote(a: Tensor, b: Tensor, h0: Tensor | None = None):
     """Cast a, b (and h0) to one common dtype (real a with complex b -> complex)."""
     dtype = torch.promote_types(a.dtype, b.dtype)
     if h0 is not None:
@@ -28,7 +26,7 @@ def promote(a: Tensor, b: Tensor, h0: Optional[Tensor] = None):
     return a, b, h0
 
 
-def scan_reference(a: Tensor, b: Tensor, h0: Optional[Tensor] = None) -> Tensor:
+def scan_reference(a: Tensor, b: Tensor, h0: Tensor | None = None) -> Tensor:
     """h_t = a_t h_{t-1} + b_t along dim -2, by a sequential loop."""
     if b.dim() < 2:
         raise ValueError("b must have shape (*batch, L, C)")
