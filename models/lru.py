@@ -32,7 +32,7 @@ class LRU(RecurrentLayer):
     def __init__(
         self,
         d_model: int,
-        d_state: int = 256,
+        d_state: int = 64,
         r_min: float = 0.9,
         r_max: float = 0.999,
         max_phase: float = 2 * math.pi,
