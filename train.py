@@ -12,8 +12,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from common.errors import UserError
-from harness.cli import EXIT_USER_ERROR, fail, guard_cli
+from common.errors import RunInterrupted, UserError
+from harness.cli import EXIT_INTERRUPTED, EXIT_USER_ERROR, fail, guard_cli
 from tasks.image_preflight import preflight
 
 
@@ -23,18 +23,22 @@ def main(cfg: DictConfig) -> None:
 
     hc = HydraConfig.get()
     sweeping = hc.mode == RunMode.MULTIRUN
+    published = str(hc.runtime.choices.get("experiment") or "").startswith("leaderboard/")
     try:
         preflight(cfg.task)  # before torch and Lightning load: missing data fails in a second
         from harness.run import Run
         from harness.summary import print_summary
 
-        record = Run(cfg, output_dir=hc.runtime.output_dir, skip_finished=sweeping).execute()
+        record = Run(cfg, output_dir=hc.runtime.output_dir, skip_finished=sweeping, published=published).execute()
     except UserError as err:
-        fail(str(err))
+        fail(str(err), log_dir=hc.runtime.output_dir)
         note_outcome(hc.runtime.output_dir, "invalid")
         if sweeping:
             return  # one bad combination must not stop the rest of a sweep
         raise SystemExit(EXIT_USER_ERROR) from None
+    except RunInterrupted as err:
+        fail(str(err), log_dir=hc.runtime.output_dir)
+        raise SystemExit(EXIT_INTERRUPTED) from None
     except Exception:
         note_outcome(hc.runtime.output_dir, "failed")
         raise
@@ -42,7 +46,7 @@ def main(cfg: DictConfig) -> None:
         note_outcome(hc.runtime.output_dir, "skipped")
     elif "_path" in record:  # rank 0 wrote the record
         note_outcome(hc.runtime.output_dir, record["status"])
-        print_summary(record)
+        print_summary(record, log_dir=hc.runtime.output_dir)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,21 @@
 """Start-up validation of `_target_` config nodes against the target's typed signature.
 
-The signature of the class a node instantiates *is* its schema: an unknown key, a
-value of the wrong type or a value outside a `Literal` fails here, before any
-training, with one line naming the key and what is allowed.
+The signature of the class a node instantiates *is* its schema and holds the one
+default of each value: an unknown key, a value of the wrong type or a value outside a
+`Literal` fails here (types checked by pydantic), before any training, with one line
+naming the key and what is allowed.
 """
 from __future__ import annotations
 
+import functools
 import inspect
-import types
 import typing
 from collections.abc import Iterable
-from typing import Any, Literal, Union
+from typing import Any
 
 from hydra.utils import get_class, get_method
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
+from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
 
 from common.errors import UserError
 
@@ -47,46 +49,34 @@ def type_hints(target: Any) -> dict[str, Any]:
         return {}
 
 
-def _describe(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(str(a) for a in typing.get_args(tp))
-    if origin in (Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(tp))
-    if tp is type(None):
-        return "null"
-    return getattr(tp, "__name__", str(tp))
-
-
-def _matches(value: Any, tp: Any) -> bool:
-    if tp is Any or tp is inspect.Parameter.empty:
-        return True
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return value in typing.get_args(tp)
-    if origin in (Union, types.UnionType):
-        return any(_matches(value, a) for a in typing.get_args(tp))
-    if tp is type(None):
-        return value is None
-    if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if origin in (list, tuple, typing.Sequence) or tp in (list, tuple):
-        if not isinstance(value, (list, tuple, ListConfig)):
-            return False
-        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
-        return not args or all(_matches(v, args[0]) for v in value)
-    if origin is dict or tp is dict:
-        return isinstance(value, (dict, DictConfig))
-    if isinstance(tp, type):
-        return isinstance(value, tp)
-    return True
+@functools.cache
+def _adapter(tp: Any) -> TypeAdapter:
+    return TypeAdapter(tp)
 
 
 def check_value(where: str, value: Any, tp: Any) -> None:
-    if not _matches(value, tp):
-        raise ConfigError(f"{where}={value!r} is invalid: expected {_describe(tp)}")
+    """pydantic checks `value` against the annotation (strict: no "3" for 3, no 1 for true)."""
+    if tp is Any or tp is inspect.Parameter.empty:
+        return
+    try:
+        _adapter(tp).validate_python(value, strict=True)
+    except ValidationError as err:
+        raise ConfigError(f"{where}={value!r} is invalid: {err.errors()[0]['msg']}") from None
+    except PydanticSchemaGenerationError:
+        return  # an annotation pydantic cannot describe (e.g. a callable): nothing to check
+
+
+def with_defaults(node: DictConfig, targets: Iterable[Any], provided: Iterable[str] = ()) -> None:
+    """Write every signature default the node leaves out into it, so the resolved
+    config (hence the record and the run identity) names every value a run used."""
+    provided = set(provided)
+    for target in targets:
+        for name, p in signature_params(target).items():
+            if name in provided or name in node or p.default is inspect.Parameter.empty:
+                continue
+            default = list(p.default) if isinstance(p.default, tuple) else p.default
+            with open_dict(node):
+                node[name] = default
 
 
 def check_node(

@@ -14,15 +14,68 @@ from hydra.errors import ConfigCompositionException, MissingConfigException, Ove
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from common.errors import UserError
+from common.errors import RunInterrupted, UserError
+from common.schema import register as register_schema
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+register_schema()  # conf/config.yaml names it first in its defaults list
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
 
 
-def fail(message: str) -> int:
+def fail(message: str, log_dir: str | Path | None = None) -> int:
+    """One `error:` line on stderr (and in the run's train.log when it has one)."""
     print(f"error: {message}", file=sys.stderr)
+    if log_dir is not None and Path(log_dir).is_dir():
+        with open(Path(log_dir) / "train.log", "a") as f:
+            f.write(f"error: {message}\n")
     return EXIT_USER_ERROR
+
+
+# Nodes whose keys are checked against their `_target_`'s signature at start-up: their YAML
+# lists only what differs from the signature's defaults, so an override may name a key the
+# YAML leaves out (`++` sets or adds it); a misspelt key still fails, with a did-you-mean.
+SIGNATURE_NODES = ("model", "task", "optimizer", "sensitivity", "trainer")
+
+
+def normalise_overrides(argv: list[str]) -> list[str]:
+    """`model.d_state=32` is short for `model.layer.d_state=32` (SPEC §8 keeps the flat
+    names): a `model.` key that is not one of the backbone's goes to the layer node.
+    Overrides of signature-checked nodes become `++` (set or add)."""
+    out = []
+    for a in argv:
+        if a.startswith("-") or "=" not in a or a.startswith(("+", "~")):
+            out.append(a)
+            continue
+        key, value = a.split("=", 1)
+        node, _, rest = key.partition(".")
+        if node not in SIGNATURE_NODES or not rest:
+            out.append(a)
+            continue
+        if node == "model" and rest.split(".", 1)[0] not in _backbone_keys() | {"name", "layer"}:
+            rest = f"layer.{rest}"
+        out.append(f"++{node}.{rest}={value}")
+    return out
+
+
+def _backbone_keys() -> set[str]:
+    from models.build import backbone_keys  # imports torch: only when a model key is overridden
+
+    return backbone_keys()
+
+
+def sweep_without_multirun(argv: list[str]) -> str | None:
+    if any(a in ("-m", "--multirun") for a in argv):
+        return None
+    overrides = [a for a in argv if not a.startswith("-") and "=" in a]
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except OverrideParseException:
+        return None
+    for o in parsed:
+        if o.is_sweep_override():
+            return f"{o.input_line} names several values: add -m to sweep over them (python train.py -m {o.input_line})"
+    return None
 
 
 def _combinations(overrides: list[str]) -> list[list[str]]:
@@ -122,6 +175,10 @@ PRECHECKED_FLAGS = ("-m", "--multirun", "--config-dir", "-cd")
 
 
 def guard_cli(main: Callable[[], None]) -> int:
+    sys.argv[1:] = normalise_overrides(sys.argv[1:])
+    problem = sweep_without_multirun(sys.argv[1:])
+    if problem:
+        return fail(problem)
     flags = [a.split("=", 1)[0] for a in sys.argv[1:] if a.startswith("-")]
     if all(f in PRECHECKED_FLAGS for f in flags):
         problem = check_overrides(sys.argv[1:])
@@ -131,4 +188,7 @@ def guard_cli(main: Callable[[], None]) -> int:
         main()
     except UserError as err:
         return fail(str(err))
+    except RunInterrupted as err:
+        fail(str(err))
+        return EXIT_INTERRUPTED
     return 0

@@ -14,7 +14,7 @@ from common.keys import NOT_IDENTITY, drop_keys
 
 
 def identity_config(cfg: DictConfig) -> dict:
-    data = OmegaConf.to_container(cfg, resolve=True)
+    data = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     data.pop("hydra", None)
     return drop_keys(data, NOT_IDENTITY)
 

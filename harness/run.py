@@ -2,38 +2,35 @@
 from __future__ import annotations
 
 import logging
-import resource
 import shutil
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import lightning as L
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from common.config import ConfigError, check_node, check_value, resolve_target
-from common.errors import UserError
-from common.provenance import git_commit
+from common.config import ConfigError, check_node, resolve_target, with_defaults
+from common.errors import RunInterrupted, UserError
+from harness import checks
 from harness.callbacks import DivergenceGuard, Throughput
 from harness.identity import run_key
+from harness.learning_rate import apply_lr_grid, lr_from_reference
 from harness.quiet import quiet_libraries
-from leaderboard.records import SCHEMA, finite_or_none, new_run_id, read_records, write_record
-from models.build import build_model
+from harness.record import build_record
+from harness.stopping import SolveWatch, early_stopping, outcome
+from leaderboard.records import read_records, write_record
+from models.backbone import Backbone
+from models.build import BACKBONE_PROVIDED, LAYER_PROVIDED, build_model
 from tasks.base import SyntheticTask
 from tasks.module import SequenceModule
 
 log = logging.getLogger("harness")
 
-TOP_LEVEL = {
-    "seed": int, "results_dir": str, "checkpoint_dir": str, "resume": str | None,
-    "force": bool, "track": str, "model": dict, "task": dict, "trainer": dict, "optimizer": dict,
-    "sensitivity": dict, "threads": int | None, "lr_grid": list | dict | None, "lr_index": int | None,
-}
 TRAINER_PROVIDED = ("callbacks", "logger", "default_root_dir", "enable_checkpointing")
 
 
@@ -52,31 +49,14 @@ def instantiate_checked(node: DictConfig, where: str, provided: dict | None = No
         raise
 
 
-def validate_top_level(cfg: DictConfig) -> None:
-    for key in cfg:
-        if key not in TOP_LEVEL:
-            raise ConfigError(f"unknown top-level key {key!r}; allowed: {', '.join(sorted(TOP_LEVEL))}")
-    for key in ("seed", "results_dir", "checkpoint_dir", "force", "track", "threads", "lr_grid", "lr_index"):
-        check_value(key, cfg[key], TOP_LEVEL[key])
-    if cfg.threads is not None and cfg.threads < 1:
-        raise ConfigError(f"threads={cfg.threads} is invalid: expected a positive number or null")
-    if cfg.track not in ("cpu", "gpu"):
-        raise ConfigError(f"track={cfg.track!r} is invalid: expected cpu or gpu")
-
-
-def apply_lr_grid(cfg: DictConfig) -> None:
-    """`lr_index` picks optimizer.lr from the declared grid (the model's own grid when
-    `lr_grid` maps model names to lists), so one sweep can give each model its grid."""
-    if cfg.lr_index is None:
-        return
-    grid = cfg.lr_grid
-    if isinstance(grid, DictConfig):
-        if cfg.model.name not in grid:
-            raise ConfigError(f"lr_grid has no entry for model {cfg.model.name!r}; it has: {', '.join(grid)}")
-        grid = grid[cfg.model.name]
-    if grid is None or not 0 <= cfg.lr_index < len(grid):
-        raise ConfigError(f"lr_index={cfg.lr_index} is outside the declared lr_grid {OmegaConf.to_container(grid) if grid else None}")
-    cfg.optimizer.lr = float(grid[cfg.lr_index])
+def complete_defaults(cfg: DictConfig) -> None:
+    """Write every signature default into the config, so the record and the run key
+    name every value the run used (the YAMLs list only what differs)."""
+    with_defaults(cfg.model, [Backbone], provided=BACKBONE_PROVIDED)
+    if "layer" in cfg.model and "_target_" in cfg.model.layer:
+        with_defaults(cfg.model.layer, [resolve_target(cfg.model.layer._target_, "model.layer")], provided=LAYER_PROVIDED)
+    for key in ("task", "optimizer", "sensitivity"):
+        with_defaults(cfg[key], [resolve_target(cfg[key]._target_, key)], provided=("seed",))
 
 
 def finished_record(results_dir: str, key: str, seed: int) -> dict | None:
@@ -86,39 +66,33 @@ def finished_record(results_dir: str, key: str, seed: int) -> dict | None:
     return None
 
 
-def peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    # ru_maxrss is in KiB on Linux: the process's high-water mark of resident memory.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({torch.get_num_threads()} threads)"
-
-
 class Run:
     """Everything about one training run, from a resolved config to its record."""
 
-    def __init__(self, cfg: DictConfig, output_dir: str | None = None, skip_finished: bool = False):
+    def __init__(self, cfg: DictConfig, output_dir: str | None = None, skip_finished: bool = False,
+                 published: bool = False):
         self.cfg = cfg
         self.output_dir = Path(output_dir or "outputs/latest")
         self.skip_finished = skip_finished
+        self.published = published
+        self.lr_reference: dict | None = None
         self.t_start = time.time()
 
     # -- set-up -----------------------------------------------------------------
     def build(self) -> None:
         cfg = self.cfg
         quiet_libraries()
-        validate_top_level(cfg)
+        checks.check_run_keys(cfg)
+        checks.check_devices(cfg.trainer)
+        complete_defaults(cfg)
         apply_lr_grid(cfg)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.key = run_key(cfg)
         self.task = instantiate_checked(cfg.task, "task", {"seed": cfg.seed})
         spec = self.task.spec
+        checks.check_memory(self.task, cfg.model)
+        self.lr_reference = lr_from_reference(cfg, self.task)
+        self.key = run_key(cfg)
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         try:
             self.model = build_model(cfg.model, d_input=spec.d_input, d_output=spec.d_output,
@@ -127,9 +101,11 @@ class Run:
             raise ConfigError(str(err)) from None
         self.optimizer = instantiate_checked(cfg.optimizer, "optimizer")
         self.sensitivity = instantiate_checked(cfg.sensitivity, "sensitivity")
-        check_node(cfg.trainer, "trainer", [L.Trainer], provided=TRAINER_PROVIDED)
+        check_node(cfg.trainer, "trainer", [get_class(cfg.trainer._target_)], provided=TRAINER_PROVIDED)
         if isinstance(self.task, SyntheticTask) and (cfg.trainer.max_steps is None or cfg.trainer.max_steps <= 0):
             raise ConfigError(f"task {self.task.name} draws fresh data forever: set trainer.max_steps to a positive number")
+        checks.check_writable(cfg.results_dir, "results_dir")
+        checks.check_writable(cfg.checkpoint_dir, "checkpoint_dir")
         self.module = SequenceModule(self.model, spec, self.optimizer)
 
     def checkpoint_dir(self) -> Path:
@@ -141,18 +117,31 @@ class Run:
             return None
         if resume == "auto":
             last = self.checkpoint_dir() / "last.ckpt"
-            return str(last) if last.exists() else None
+            if last.exists():
+                return str(last)
+            log.warning("resume=auto: no checkpoint of this run in %s; starting from scratch", self.checkpoint_dir())
+            return None
         if not Path(resume).is_file():
             raise ConfigError(f"resume={resume!r}: no such checkpoint file (use resume=auto or a .ckpt path)")
         return resume
 
+    def budget(self) -> dict:
+        t, stop = self.cfg.trainer, self.cfg.stop
+        return {"max_steps": t.get("max_steps"), "max_epochs": t.get("max_epochs"),
+                "batch_size": getattr(self.task, "batch_size", None), "patience": stop.patience,
+                "val_every": t.get("val_check_interval")}
+
     def make_trainer(self, ckpt_dir: Path) -> L.Trainer:
-        trainer_cfg = self.cfg.trainer
+        trainer_cfg, spec = self.cfg.trainer, self.task.spec
         self.guard, self.throughput = DivergenceGuard(), Throughput()
+        self.watch = SolveWatch(self.task.solve_criterion(), getattr(self.task, "batch_size", 1) * spec.seq_len)
+        stop = self.cfg.stop
+        self.stopper = early_stopping(self.task.solve_criterion(), spec.primary, spec.higher_is_better,
+                                      stop.patience, stop.min_delta, stop.on_solve)
         every = trainer_cfg.val_check_interval if isinstance(trainer_cfg.val_check_interval, int) else None
-        checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="step{step}", save_last=True, save_top_k=1,
+        checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="{step}", save_last=True, save_top_k=1,
                                      every_n_train_steps=every)
-        callbacks = [self.guard, self.throughput, checkpoint, self.sensitivity]
+        callbacks = [self.guard, self.throughput, self.watch, self.stopper, checkpoint, self.sensitivity]
         if trainer_cfg.enable_progress_bar:
             callbacks.append(RichProgressBar(leave=True))
         loggers = [CSVLogger(self.output_dir, name="logs", version="")]
@@ -165,25 +154,45 @@ class Run:
             pass
         return instantiate(trainer_cfg, callbacks=callbacks, logger=loggers, default_root_dir=str(self.output_dir))
 
+    def outcome(self) -> str:
+        return outcome(self.watch, self.stopper)
+
+    def announce(self, ckpt_dir: Path) -> None:
+        accel = self.cfg.trainer.get("accelerator", "auto")
+        device = "cuda" if accel in ("gpu", "cuda") or (accel == "auto" and torch.cuda.is_available()) else "cpu"
+        n = torch.get_num_threads()
+        where = f"{device} ({n} thread{'s' if n != 1 else ''})" if device == "cpu" else device
+        log.info("%s on %s [%s] seed %s, %s; logs %s, checkpoints %s, record into %s/",
+                 self.cfg.model.name, self.task.name, self.task.variant, self.cfg.seed, where,
+                 self.output_dir, ckpt_dir, self.cfg.results_dir)
+
     # -- the run ---------------------------------------------------------------
     def execute(self) -> dict | None:
         self.build()
-        if self.skip_finished and not self.cfg.force:
+        if not self.cfg.force:
             done = finished_record(self.cfg.results_dir, self.key, self.cfg.seed)
-            if done is not None:
-                log.info("skipped: %s already has an ok record (%s); force=true to redo", self.key, done["_path"])
+            if done is not None and (self.skip_finished or self.cfg.resume == "auto"):
+                log.info("skipped: this run already finished (%s); force=true redoes it", done["_path"])
                 return None
         resume = self.resume_path()
         ckpt_dir = self.checkpoint_dir()
         if resume is None and ckpt_dir.exists():
             shutil.rmtree(ckpt_dir)  # an earlier run of this identity; this one supersedes it
         self.trainer = self.make_trainer(ckpt_dir)
+        self.announce(ckpt_dir)
         self.task.prepare_data()
         self.task.setup("fit")  # fail fast (e.g. data unavailable) before Lightning starts
         status, error = "ok", None
         try:
             self.trainer.fit(self.module, datamodule=self.task, ckpt_path=resume)
-        except (KeyboardInterrupt, UserError):
+            if self.trainer.interrupted:  # Lightning caught Ctrl-C and closed the progress bar
+                raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            last = ckpt_dir / "last.ckpt"
+            where = f"the last checkpoint is {last}" if last.exists() else "no checkpoint was written yet"
+            raise RunInterrupted(f"interrupted at step {self.trainer.global_step}; {where}; "
+                                 f"resume with the same command plus resume=auto") from None
+        except UserError:
             raise
         except Exception as err:  # recorded as failed, then re-raised for the traceback
             status, error = "failed", f"{type(err).__name__}: {err}"
@@ -198,44 +207,8 @@ class Run:
     def params_finite(self) -> bool:
         return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
 
-    def record(self, status: str, error: str | None, resume: str | None) -> dict:
-        cfg, module = self.cfg, self.module
-        device = module.device
-        config = OmegaConf.to_container(cfg, resolve=True)
-        trainer = getattr(self, "trainer", None)
-        return finite_or_none({
-            "schema": SCHEMA,
-            "run_id": new_run_id(),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "git_commit": git_commit(),
-            "run_key": self.key,
-            "config": config,
-            "model": {"name": cfg.model.name, "layer": cfg.model._target_, "params": self.model.num_params(),
-                      "state_size": self.model.state_size()},
-            "task": {"name": self.task.name, "variant": self.task.variant, "data_source": self.task.data_source(),
-                     "baselines": self.task.baselines(), "primary": self.task.spec.primary,
-                     "higher_is_better": self.task.spec.higher_is_better},
-            "seed": cfg.seed,
-            "track": cfg.track,
-            "status": status,
-            "error": error,
-            "diverged_at_step": self.guard.diverged_at if status == "diverged" else None,
-            "steps": trainer.global_step if trainer else 0,
-            "resumed_from": resume,
-            "metrics": {"val": module.last_val, "test": module.last_test if status == "ok" else {}},
-            "sensitivity": self.sensitivity.record(),
-            "cost": {
-                "wall_s": round(time.time() - self.t_start, 2),
-                "train_s": round(self.throughput.seconds, 2),
-                "tokens_per_s": self.throughput.tokens_per_s,
-                "peak_mem_mb": round(peak_memory_mb(device), 1),
-                "device": device_name(device),
-                "world_size": trainer.world_size if trainer else 1,
-            },
-        })
-
     def write(self, status: str, error: str | None, resume: str | None) -> dict | None:
-        record = self.record(status, error, resume)
+        record = build_record(self, status, error, resume, time.time() - self.t_start)
         if self.trainer.global_rank == 0:  # one record per run, written by rank 0
             record["_path"] = str(write_record(record, self.cfg.results_dir))
         return record

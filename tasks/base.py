@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
 
-from tasks.spec import TaskSpec
+from tasks.spec import Criterion, TaskSpec
 from tasks.streams import TEST, TRAIN, VAL, eval_partition, rng_for
 
 
@@ -34,6 +34,28 @@ class Task(L.LightningDataModule):
 
     def data_source(self) -> str | None:
         return None
+
+    # -- the memory curve this task is a point of (issue: runs end in a verdict) --
+    #: (name shown on the page, config key) of the memory axis; None: not a curve
+    axis: tuple[str, str] | None = None
+
+    def axis_value(self) -> float | None:
+        return None
+
+    def solve_criterion(self) -> Criterion | None:
+        """Met on validation: the run is `solved` (and may stop). None: never solved."""
+        return None
+
+    def horizon_criterion(self) -> Criterion | None:
+        """Met on test by >= 2 of 3 seeds: the axis value is within the model's horizon."""
+        return None
+
+    def curve(self) -> str | None:
+        """The variant without the axis value: the curve the run is a point of."""
+        if self.axis is None:
+            return None
+        name = self.axis[0]
+        return ",".join(p for p in self.variant.split(",") if not p.startswith(f"{name}="))
 
 
 class EpochShuffle(Sampler):

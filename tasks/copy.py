@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from tasks.base import SyntheticTask
-from tasks.spec import IGNORE, TaskSpec
+from tasks.spec import IGNORE, Criterion, TaskSpec
 
 BLANK, DELIMITER, N_DATA, N_SYMBOLS, VOCAB = 0, 9, 10, 8, 10
 
@@ -61,7 +61,18 @@ class CopyTask(SyntheticTask):
         return f"T={self.delay},loss={self.loss_on}"
 
     def baselines(self) -> dict[str, float]:
-        return {"memoryless_loss": memoryless_loss(self.delay)}
+        return {"memoryless_loss": memoryless_loss(self.delay), "chance_acc": 1.0 / 8}
+
+    axis = ("T", "task.delay")
+
+    def axis_value(self) -> float:
+        return self.delay
+
+    def solve_criterion(self) -> Criterion:
+        return Criterion("acc", "max", 0.99)
+
+    def horizon_criterion(self) -> Criterion:
+        return Criterion("acc", "max", 0.9)
 
     def draw(self, rng: np.random.Generator, n: int, split: str) -> dict[str, np.ndarray]:
         x, y = copy_sequences(rng, n, self.delay)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tasks.base import SyntheticTask
-from tasks.spec import TaskSpec
+from tasks.spec import Criterion, TaskSpec
 
 N_HIDDEN = 10
 
@@ -152,6 +152,18 @@ class TeacherTask(SyntheticTask):
         zero = 0.5 * float(cum.mean())
         memoryless = 0.5 * float((cum - g2[0]).mean())
         return {"zero_loss": zero, "memoryless_loss": memoryless}
+
+    axis = ("nu0", "task.nu0")
+
+    def axis_value(self) -> float:
+        return self.nu0
+
+    def solve_criterion(self) -> Criterion:
+        # solved: within 1 % of the loss of a model that only sees the current input
+        return Criterion("loss", "min", 0.01 * self.baselines()["memoryless_loss"])
+
+    def horizon_criterion(self) -> Criterion:
+        return self.solve_criterion()
 
     def draw(self, rng: np.random.Generator, n: int, split: str) -> dict[str, np.ndarray]:
         x = rng.standard_normal((n, self.seq_len, 1))

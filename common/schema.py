@@ -1,0 +1,55 @@
+"""The typed declaration of the top-level run keys, and the one place their defaults
+live. Hydra merges conf/config.yaml onto it, so OmegaConf rejects an unknown key or a
+value of the wrong type before anything runs; the nodes below (model, task, trainer,
+optimizer, sensitivity) are checked against their `_target_`'s signature instead."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+
+SCHEMA_NAME = "run_schema"
+
+
+class Track(str, Enum):
+    cpu = "cpu"
+    gpu = "gpu"
+
+
+@dataclass
+class StopRule:
+    """When a run ends before its step cap: solved (the task's criterion on validation)
+    or plateaued (no improvement of the validation metric for `patience` validations)."""
+
+    patience: int | None = None   # null: never stop for a plateau
+    min_delta: float = 0.0        # smallest change that counts as an improvement
+    on_solve: bool = True         # stop as soon as the task's solve criterion holds
+
+
+@dataclass
+class RunSchema:
+    seed: int = 0
+    results_dir: str = "results"           # personal runs (git-ignored); declared sweeps write leaderboard/results
+    checkpoint_dir: str = "checkpoints"     # per-run checkpoints, keyed by config and seed
+    resume: str | None = None               # null | auto (last checkpoint of this config+seed) | a .ckpt path
+    force: bool = False                     # redo a (config, seed) that already has an `ok` record
+    track: Track = Track.cpu                # leaderboard track the run counts for
+    threads: int | None = None              # torch CPU threads (null: torch's default); 1 for parallel sweep jobs
+    lr_grid: Any = None                     # a sweep's declared learning rates: a list, or {model name: list}
+    lr_index: int | None = None             # when set, optimizer.lr = lr_grid[lr_index]
+    lr_reference: Any = None                # {key: value}: take optimizer.lr chosen on validation at that point of the curve
+    stop: StopRule = field(default_factory=StopRule)
+    model: Any = None
+    task: Any = None
+    trainer: Any = None
+    optimizer: Any = None
+    sensitivity: Any = None
+
+
+def register() -> None:
+    ConfigStore.instance().store(name=SCHEMA_NAME, node=RunSchema)
+
+
+register()

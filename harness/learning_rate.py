@@ -1,0 +1,69 @@
+"""Where a run's learning rate comes from: the config, a sweep's declared grid
+(`lr_grid` + `lr_index`), or the value chosen on validation at a curve's reference
+point (`lr_reference`), so one learning rate serves a whole memory curve."""
+from __future__ import annotations
+
+import copy
+
+from omegaconf import DictConfig, OmegaConf
+
+from common.config import ConfigError
+from common.keys import SELECTED_OVER, drop_keys
+from harness.identity import identity_config
+from leaderboard.aggregate import setting_of, table_rows
+from leaderboard.records import read_records
+
+
+def apply_lr_grid(cfg: DictConfig) -> None:
+    """`lr_index` picks optimizer.lr from the declared grid (the model's own grid when
+    `lr_grid` maps model names to lists), so one sweep can give each model its grid."""
+    if cfg.lr_index is None:
+        return
+    grid = cfg.lr_grid
+    if isinstance(grid, DictConfig):
+        if cfg.model.name not in grid:
+            raise ConfigError(f"lr_grid has no entry for model {cfg.model.name!r}; it has: {', '.join(grid)}")
+        grid = grid[cfg.model.name]
+    if grid is None or not 0 <= cfg.lr_index < len(grid):
+        raise ConfigError(f"lr_index={cfg.lr_index} is outside the declared lr_grid {OmegaConf.to_container(grid) if grid else None}")
+    cfg.optimizer.lr = float(grid[cfg.lr_index])
+
+
+def _set_dotted(config: dict, dotted: str, value) -> None:
+    *parents, leaf = dotted.split(".")
+    node = config
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[leaf] = value
+
+
+def lr_from_reference(cfg: DictConfig, task) -> dict | None:
+    """With `lr_reference: {task.delay: 64}`, set optimizer.lr to the learning rate chosen
+    on validation (mean over seeds) among the records of this same setting at that point
+    of the curve; those runs must exist in results_dir (the reference sweep runs first)."""
+    ref = cfg.lr_reference
+    if ref is None:
+        return None
+    ref = OmegaConf.to_container(ref, resolve=True)
+    want = identity_config(cfg)
+    drop_keys(want, ("lr_reference", *SELECTED_OVER))
+    for key, value in ref.items():
+        _set_dotted(want, key, value)
+    matching = []
+    for rec in read_records(cfg.results_dir):
+        if not isinstance(rec, dict) or not isinstance(rec.get("config"), dict):
+            continue
+        have = setting_of(rec)
+        drop_keys(have, ("lr_reference",))
+        if have == want:
+            matching.append(rec)
+    if not matching:
+        at = ", ".join(f"{k}={v}" for k, v in ref.items())
+        raise ConfigError(f"lr_reference: no records of this setting at {at} in {cfg.results_dir}; "
+                          f"run the curve's reference sweep first (it tries every learning rate of the grid there)")
+    row = table_rows(copy.deepcopy(matching))[0]
+    cfg.optimizer.lr = float(row.lr)
+    return {"at": ref, "grid": row.lr_grid, "seeds": len(row.chosen)}
+
+
+__all__ = ["apply_lr_grid", "lr_from_reference"]
