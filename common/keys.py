@@ -9,6 +9,7 @@ NOT_IDENTITY = (
     "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps",
     "trainer.accelerator", "trainer.devices", "trainer.strategy", "trainer.num_nodes",
     "sensitivity",  # the diagnostics observe a run; they change nothing it computes
+    "lr_reference",  # how the learning rate was found; the rate itself is optimizer.lr
 )
 SELECTED_OVER = ("optimizer.lr",)
 

@@ -8,13 +8,10 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 from common.config import ConfigError
+from common.registry import CONF_DIR as CONF
+from common.registry import config_names as options
+from harness.cli import normalise_overrides
 from harness.run import Run
-
-CONF = Path(__file__).resolve().parent.parent / "conf"
-
-
-def options(group: str) -> list[str]:
-    return sorted(str(p.relative_to(CONF / group).with_suffix("")) for p in (CONF / group).rglob("*.yaml"))
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +23,7 @@ def hydra_conf():
 
 
 def built(*overrides: str) -> Run:
-    run = Run(compose("config", overrides=list(overrides)))
+    run = Run(compose("config", overrides=normalise_overrides(list(overrides))))
     run.build()
     return run
 
@@ -53,8 +50,13 @@ def test_every_other_group_option_composes_and_builds(group: str):
 @pytest.mark.parametrize(
     "override, fragment",
     [
-        ("model.param=expp", "model.param='expp' is invalid: expected one of exp, polar, re_im"),
-        ("model.d_model=abc", "model.d_model='abc' is invalid: expected int"),
+        ("model.param=expp", "model.layer.param='expp' is invalid: Input should be 'exp', 'polar' or 're_im'"),
+        ("model.d_model=abc", "model.d_model='abc' is invalid: Input should be a valid integer"),
+        ("model.d_statte=3", "unknown key model.layer.d_statte (did you mean model.layer.d_state?)"),
+        ("seed=-1", "seed=-1 is invalid"),
+        ("results_dir=", "results_dir is empty"),
+        ("results_dir=/proc/forbidden", "results_dir=/proc/forbidden: cannot write there"),
+        ("task.delay=1000000", "this run needs about"),
         ("task.delay=0", "task.delay=0"),
         ("model.r_min=0.9995", "r_min < r_max"),
         ("optimizer.lr=-1", "optimizer.lr=-1"),
