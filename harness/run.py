@@ -90,7 +90,6 @@ class Run:
             torch.set_num_threads(cfg.threads)
         self.task = instantiate_checked(cfg.task, "task", {"seed": cfg.seed})
         spec = self.task.spec
-        checks.check_memory(self.task, cfg.model)
         self.lr_reference = lr_from_reference(cfg, self.task)
         self.key = run_key(cfg)
         L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -99,6 +98,7 @@ class Run:
                                      input_kind=spec.input_kind, readout=spec.readout)
         except ValueError as err:
             raise ConfigError(str(err)) from None
+        checks.check_memory(self.task, cfg.model)  # before the evaluation sets are drawn
         self.optimizer = instantiate_checked(cfg.optimizer, "optimizer")
         self.sensitivity = instantiate_checked(cfg.sensitivity, "sensitivity")
         check_node(cfg.trainer, "trainer", [get_class(cfg.trainer._target_)], provided=TRAINER_PROVIDED)

@@ -1,8 +1,6 @@
 """Every config in conf/ composes, passes the start-up checks and instantiates."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
