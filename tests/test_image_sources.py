@@ -6,7 +6,6 @@ import gzip
 import os
 import pickle
 import sys
-import tarfile
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ if str(ROOT) not in sys.path:
 
 from tasks import image_sources as src  # noqa: E402
 from tasks.idx import IdxFormatError, encode_idx, read_idx, write_idx  # noqa: E402
-from tasks.image_sources import DataUnavailable, ImageArrays, load_images, subset_name  # noqa: E402
+from tasks.image_sources import DataUnavailable, ImageArrays, find_images, load_images, subset_name  # noqa: E402
 from tests import fakes  # noqa: E402
 
 REAL_MNIST = Path("/work/shared/data/mnist")
@@ -97,7 +96,6 @@ def test_real_mnist_subset(tmp_path):
     assert a.subset == "train10k"
     assert a.source == f"idx:{REAL_MNIST}"
     assert a.train_y[:5].tolist() == [5, 0, 4, 1, 9]  # the well-known first MNIST labels
-    assert not a.from_cache
 
 
 @pytest.mark.skipif(not REAL_MNIST.is_dir(), reason="real MNIST subset not present")
@@ -217,27 +215,12 @@ def test_cifar_pickle_refuses_foreign_objects(tmp_path, no_debian):
         load_images("cifar10", data_dir=str(tmp_path), cache_dir=str(tmp_path / "c"))
 
 
-def test_cifar_binary_and_tarball(tmp_path):
-    tx, ty, vx, vy, batches = fakes.write_cifar_pickle(tmp_path / "py", per_batch=3, n_batches=2, n_test=2)
-    # Binary version: records of 1 label byte + 3072 pixel bytes.
-    bindir = tmp_path / "bin" / "cifar-10-batches-bin"
-    bindir.mkdir(parents=True)
-    rows_t = fakes.hwc_to_cifar_rows(tx)
-    for b in range(2):
-        sl = slice(3 * b, 3 * b + 3)
-        np.concatenate([ty[sl, None].astype(np.uint8), rows_t[sl]], axis=1).tofile(bindir / f"data_batch_{b + 1}.bin")
-    np.concatenate([vy[:, None].astype(np.uint8), fakes.hwc_to_cifar_rows(vx)], axis=1).tofile(bindir / "test_batch.bin")
-    a = load_images("cifar10", data_dir=str(tmp_path / "bin"), cache_dir=str(tmp_path / "c"))
-    assert_same(a, (tx, ty, vx, vy))
-    assert a.source == f"cifar-bin:{bindir}"
-    # The unextracted python tarball.
-    tdir = tmp_path / "tar"
-    tdir.mkdir()
-    with tarfile.open(tdir / "cifar-10-python.tar.gz", "w:gz") as tar:
-        tar.add(batches, arcname="cifar-10-batches-py")
-    a = load_images("cifar10", data_dir=str(tdir), cache_dir=str(tmp_path / "c"))
-    assert_same(a, (tx, ty, vx, vy))
-    assert a.source == f"tar:{tdir / 'cifar-10-python.tar.gz'}"
+def test_cifar_batches_in_numeric_order_and_incomplete(tmp_path, no_debian):
+    tx, ty, vx, vy, batches = fakes.write_cifar_pickle(tmp_path, per_batch=1, n_batches=11, n_test=2)
+    assert_same(load_images("cifar10", data_dir=batches, cache_dir=str(tmp_path / "c")), (tx, ty, vx, vy))
+    os.unlink(os.path.join(batches, "test_batch"))
+    with pytest.raises(DataUnavailable, match=r"incomplete CIFAR-10 batches in .* \(need data_batch_N and test_batch\)"):
+        load_images("cifar10", data_dir=batches, cache_dir=str(tmp_path / "c"))
 
 
 # --- parquet (hub layout) --------------------------------------------------------------
@@ -317,96 +300,91 @@ def test_unknown_dataset():
         load_images("svhn")
 
 
-# --- hub (stubbed) ---------------------------------------------------------------------
+# --- hub ---------------------------------------------------------------------------------
+
+
+def _parquet_files(snap, dataset) -> dict:
+    base = Path(snap) / fakes.HUB_LAYOUT[dataset][0]
+    return {split: str(base / f"{split}-00000-of-00001.parquet") for split in ("train", "test")}
 
 
 def test_hub_path_with_stubbed_datasets(tmp_path, monkeypatch, no_debian):
     datasets = pytest.importorskip("datasets")
     want = fakes.write_hf_parquet(tmp_path / "snap", "cifar10", n_train=6, n_test=4)
-    base = tmp_path / "snap" / "plain_text"
     calls = []
     real_load_dataset = datasets.load_dataset
 
     def fake_load_dataset(repo, *args, **kwargs):
-        calls.append(repo)
-        return real_load_dataset(
-            "parquet",
-            data_files={"train": str(base / "train-00000-of-00001.parquet"),
-                        "test": str(base / "test-00000-of-00001.parquet")},
-            cache_dir=str(tmp_path / "hf-cache"),
-        )
+        calls.append((repo, kwargs))
+        return real_load_dataset("parquet", data_files=_parquet_files(tmp_path / "snap", "cifar10"),
+                                 cache_dir=str(tmp_path / "hf-cache"))
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
     monkeypatch.setattr(src, "_hub_reachable", lambda repo: True)
     monkeypatch.delenv("HF_DATASETS_OFFLINE")
     monkeypatch.delenv("HF_HUB_OFFLINE")
+    assert find_images("cifar10", cache_dir=str(tmp_path / "c")) == "hub:uoft-cs/cifar10" and not calls
     a = load_images("cifar10", cache_dir=str(tmp_path / "c"))
-    assert calls == ["uoft-cs/cifar10"]
-    assert a.source == "hub:uoft-cs/cifar10" and not a.from_cache
+    assert calls == [("uoft-cs/cifar10", {"cache_dir": str(tmp_path / "c")})]
+    assert a.source == "hub:uoft-cs/cifar10"
     assert_same(a, want)
-    # Later, offline: the arrays prepared from the hub still come from the cache.
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    b = load_images("cifar10", cache_dir=str(tmp_path / "c"))
-    assert b.from_cache and b.source == "hub:uoft-cs/cifar10" and calls == ["uoft-cs/cifar10"]
-    assert_same(b, want)
-    # ... but not when the hub is not allowed.
     with pytest.raises(DataUnavailable, match="disabled"):
         load_images("cifar10", cache_dir=str(tmp_path / "c"), allow_hub=False)
 
 
-# --- cache -----------------------------------------------------------------------------
+def _seed_hub_cache(cache, repo: str, config: str, data_files: dict) -> None:
+    """Leave `cache` as `datasets` leaves it after loading ``repo`` from the hub:
+    <namespace>___<name>/<config>/<version>/<commit>/ with the prepared arrow files."""
+    from datasets.packaged_modules.parquet.parquet import Parquet
+
+    Parquet(data_files=data_files, cache_dir=str(cache / "build"), dataset_name=repo.split("/")[1],
+            config_name=config).download_and_prepare()
+    (built,) = (cache / "build").glob("*/*/0.0.0")
+    target = cache / repo.replace("/", "___") / config / "0.0.0"
+    target.mkdir(parents=True)
+    built.rename(target / "0123456789abcdef")
 
 
-def test_cache_hit_and_invalidation(tmp_path, monkeypatch):
+def test_offline_hub_data_come_from_the_datasets_cache(tmp_path, no_debian):
+    """Offline (the fixture sets HF_*_OFFLINE), a hub dataset `datasets` has cached is used."""
+    pytest.importorskip("datasets")
+    cache = tmp_path / "hf"
+    with pytest.raises(DataUnavailable, match=r"hub ylecun/mnist \(skipped: offline\)"):
+        find_images("mnist", cache_dir=str(cache))
+    want = fakes.write_hf_parquet(tmp_path / "snap", "mnist", n_train=8, n_test=3)
+    _seed_hub_cache(cache, "ylecun/mnist", "mnist", _parquet_files(tmp_path / "snap", "mnist"))
+    assert find_images("mnist", cache_dir=str(cache)) == "hub:ylecun/mnist"
+    a = load_images("mnist", cache_dir=str(cache))
+    assert a.source == "hub:ylecun/mnist" and a.subset == "train8-test3"
+    assert_same(a, want)
+    with pytest.raises(DataUnavailable, match="disabled"):
+        load_images("mnist", cache_dir=str(cache), allow_hub=False)
+
+
+# --- finding without reading; caching by `datasets` ------------------------------------------
+
+
+def test_find_images_does_not_read(tmp_path, monkeypatch):
     d = tmp_path / "d"
-    want = fakes.write_idx_dataset(d, n_train=30, n_test=10)
-    cache = tmp_path / "cache"
-    a = load_images("mnist", data_dir=str(d), cache_dir=str(cache))
-    assert not a.from_cache
-    files = list(cache.iterdir())
-    assert len(files) == 1 and files[0].suffix == ".npz" and files[0].name.startswith("mnist-")
+    fakes.write_idx_dataset(d)
 
     def boom(*a, **k):
-        raise AssertionError("source read despite a valid cache")
+        raise AssertionError("find_images read the data")
 
     monkeypatch.setattr(src, "read_idx", boom)
-    b = load_images("mnist", data_dir=str(d), cache_dir=str(cache))
-    assert b.from_cache and b.source == a.source and b.subset == a.subset
-    assert_same(b, want)
-    monkeypatch.undo()
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-    # Change one source file (same size, new content and mtime): the cache must not be used.
-    new_want = fakes.write_idx_dataset(d, n_train=30, n_test=10, seed=42)
-    st = os.stat(d / "train-images-idx3-ubyte.gz")
-    os.utime(d / "train-images-idx3-ubyte.gz", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    c = load_images("mnist", data_dir=str(d), cache_dir=str(cache))
-    assert not c.from_cache
-    assert_same(c, new_want)
-    assert load_images("mnist", data_dir=str(d), cache_dir=str(cache)).from_cache
-    assert not list(cache.glob("*.tmp"))
+    assert find_images("mnist", data_dir=str(d)) == f"idx:{d}"
+    with pytest.raises(DataUnavailable, match="no IDX or parquet files"):
+        find_images("mnist", data_dir=str(tmp_path))
 
 
-def test_corrupt_cache_is_rebuilt(tmp_path):
-    d = tmp_path / "d"
-    want = fakes.write_idx_dataset(d)
-    cache = tmp_path / "cache"
-    load_images("mnist", data_dir=str(d), cache_dir=str(cache))
-    (npz,) = cache.iterdir()
-    npz.write_bytes(b"not a zip")
-    a = load_images("mnist", data_dir=str(d), cache_dir=str(cache))
-    assert not a.from_cache
-    assert_same(a, want)
-    assert load_images("mnist", data_dir=str(d), cache_dir=str(cache)).from_cache
-
-
-def test_default_cache_dir_and_unwritable_cache(tmp_path, monkeypatch):
-    d = tmp_path / "d"
-    want = fakes.write_idx_dataset(d)
-    load_images("mnist", data_dir=str(d))
-    assert len(list((tmp_path / "default-cache" / "images").glob("mnist-*.npz"))) == 1
-    blocker = tmp_path / "file"
-    blocker.write_text("x")  # a file where the cache directory should be
-    a = load_images("mnist", data_dir=str(d), cache_dir=str(blocker / "sub"))
-    assert_same(a, want)
+def test_parquet_cache_follows_its_source(tmp_path):
+    """`datasets` caches parquet tables under cache_dir and re-reads a changed file."""
+    snap, cache = tmp_path / "snap", tmp_path / "cache"
+    want = fakes.write_hf_parquet(snap, "mnist", n_train=10, n_test=4, seed=1)
+    assert_same(load_images("mnist", data_dir=str(snap), cache_dir=str(cache)), want)
+    assert any(cache.rglob("*.arrow"))
+    new = fakes.write_hf_parquet(snap, "mnist", n_train=10, n_test=4, seed=2)
+    train = snap / "mnist" / "train-00000-of-00001.parquet"
+    st = os.stat(train)
+    os.utime(train, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert_same(load_images("mnist", data_dir=str(snap), cache_dir=str(cache)), new)
