@@ -102,7 +102,9 @@ class SequentialImageTask(Task):
     """Shared machinery; subclasses fix the dataset and add their protocol options."""
 
     name = "images"
-    dataset: str = "mnist"  # image_sources name
+    # image_sources name; each subclass sets it as a literal `dataset = "..."`, which
+    # tasks/image_preflight.py reads from this file without importing it (torch).
+    dataset: str = "mnist"
 
     def __init__(
         self,

@@ -279,11 +279,26 @@ def test_real_data_runs(tmp_path):
             assert "train 54000, val 6000" in rec["task"]["data_source"]
 
 
-def test_preflight_table_matches_the_task_classes():
-    import importlib
+def test_preflight_knows_every_image_task():
+    import tasks.images
+    from tasks.image_preflight import image_tasks
 
-    from tasks.image_preflight import IMAGE_TASKS
+    classes = {f"tasks.images.{name}": cls for name, cls in vars(tasks.images).items()
+               if isinstance(cls, type) and issubclass(cls, tasks.images.SequentialImageTask)
+               and cls is not tasks.images.SequentialImageTask}
+    assert {target: cls.dataset for target, cls in classes.items()} == image_tasks()
+    assert set(image_tasks().values()) == {"mnist", "fashion_mnist", "cifar10"}
 
-    for target, dataset in IMAGE_TASKS.items():
-        module, name = target.rsplit(".", 1)
-        assert getattr(importlib.import_module(module), name).dataset == dataset
+
+def test_preflight_loads_neither_torch_nor_datasets(tmp_path):
+    """What makes `train.py` fail in a second: no heavy import on the way to the error."""
+    code = ("import sys, time; t = time.perf_counter()\n"
+            "from tasks.image_preflight import preflight\n"
+            "try:\n    preflight({'_target_': 'tasks.images.SCIFARTask', 'data_dir': None})\n"
+            "except Exception as e:\n    print(type(e).__name__, e)\n"
+            "print(sorted(m for m in ('torch', 'lightning', 'datasets') if m in sys.modules), time.perf_counter() - t)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(tmp_path), capture_output=True,
+                         text=True, timeout=60, check=True).stdout.splitlines()
+    assert out[0].startswith("DataUnavailable no CIFAR-10 data found: tried task.data_dir (not set)"), out
+    heavy, seconds = out[1].rsplit(" ", 1)
+    assert heavy == "[]" and float(seconds) < 2.0, out
