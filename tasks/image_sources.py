@@ -71,10 +71,11 @@ class _Spec:
 
     @property
     def hint(self) -> str:
-        debian = "Install the Debian package (apt-get install dataset-fashion-mnist), or p" if self.name == \
-            "fashion_mnist" else "P"
-        return (f"{debian}ut the {self.title} {self.files} or the {self.hub_repo} parquet files in a directory and "
-                f"pass task.data_dir=/path/to/dir (or set ${self.env_var}), or allow hub access.")
+        how = (f"put the {self.title} {self.files} or the {self.hub_repo} parquet files in a directory and pass "
+               f"task.data_dir=/path/to/dir (or set ${self.env_var}), or allow hub access.")
+        if self.name == "fashion_mnist":
+            return f"Install the Debian package (apt-get install dataset-fashion-mnist), or {how}"
+        return how[0].upper() + how[1:]
 
 
 _IDX_FILES = "IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-...)"
