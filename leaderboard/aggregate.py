@@ -14,6 +14,7 @@ import json
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from common.keys import NOT_IDENTITY, SELECTED_OVER, SUMMARY_KEYS, drop_keys
@@ -26,6 +27,10 @@ def setting_of(record: dict) -> dict:
 
 def setting_key(record: dict) -> str:
     return hashlib.sha1(json.dumps(setting_of(record), sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def lr_of(record: dict) -> float | None:
+    return ((record.get("config") or {}).get("optimizer") or {}).get("lr")
 
 
 def primary_of(record: dict) -> tuple[str, bool]:
@@ -80,7 +85,7 @@ def choose_lr(row: Row) -> None:
     worst = -math.inf if higher else math.inf
     by_lr: dict[float | None, list[dict]] = defaultdict(list)
     for r in row.records:
-        by_lr[(r.get("config") or {}).get("optimizer", {}).get("lr")].append(r)
+        by_lr[lr_of(r)].append(r)
     row.lr_grid = sorted(lr for lr in by_lr if lr is not None)
 
     def score(runs: list[dict]) -> float:
@@ -94,16 +99,16 @@ def choose_lr(row: Row) -> None:
     row.lr, row.chosen = ranked[0][0], sorted(ranked[0][1], key=lambda r: (r["seed"], r["run_id"]))
 
 
-def labels(rows: list[Row]) -> None:
-    """Name each row by its model, plus the model options that tell apart rows of the same model."""
-    by_model: dict[str, list[Row]] = defaultdict(list)
+def labels(rows: list, setting: Callable[[dict], dict] = setting_of) -> None:
+    """Name each row by its model, plus the options (of `setting`) that tell apart rows of the same model."""
+    by_model: dict[str, list] = defaultdict(list)
     for row in rows:
         by_model[row.model].append(row)
     for same in by_model.values():
         if len(same) == 1:
             same[0].label = same[0].model
             continue
-        flat = [_flatten(setting_of(r.records[0])) for r in same]
+        flat = [_flatten(setting(r.records[0])) for r in same]
         differing = sorted(k for k in set().union(*flat) if len({json.dumps(f.get(k), default=str) for f in flat}) > 1)
         for row, f in zip(same, flat):
             extra = ", ".join(f"{k}={f.get(k)}" for k in differing[:4])
@@ -126,7 +131,7 @@ def latest_runs(records: list[dict]) -> list[dict]:
     retrying a diverged run) supersedes the earlier record instead of counting as another seed."""
     latest: dict[tuple, dict] = {}
     for r in sorted(records, key=lambda r: (str(r.get("created", "")), str(r.get("run_id", "")))):
-        lr = (r.get("config") or {}).get("optimizer", {}).get("lr")
+        lr = lr_of(r)
         latest[(setting_key(r), lr, r.get("seed"))] = r
     return list(latest.values())
 
@@ -148,4 +153,4 @@ def table_rows(records: list[dict]) -> list[Row]:
     return sorted(rows, key=rank)
 
 
-__all__ = ["Row", "table_rows", "latest_runs", "setting_of", "setting_key", "primary_of", "SUMMARY_KEYS"]
+__all__ = ["Row", "lr_of", "table_rows", "latest_runs", "setting_of", "setting_key", "primary_of", "SUMMARY_KEYS"]

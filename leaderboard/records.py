@@ -11,9 +11,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-SCHEMA = 1
-STATUSES = ("ok", "diverged", "failed")
-REQUIRED = ("schema", "run_id", "created", "model", "task", "seed", "status", "metrics")
+from leaderboard.schema import READABLE, STATUSES, check
+
+# The schema the run side stamps on new records (2: verdicts and memory curves, see
+# leaderboard/schema.py); the builder reads every schema in READABLE.
+SCHEMA = 2
 
 
 def new_run_id() -> str:
@@ -63,7 +65,8 @@ class Skipped:
 
 
 def read_records(results_dir: str | os.PathLike) -> Iterator[dict | Skipped]:
-    """Every record in `results_dir` (sorted by name), or a `Skipped` for a malformed one."""
+    """Every record in `results_dir` (sorted by name), or a `Skipped` for one that is not JSON,
+    has an unknown schema or a field of an unexpected shape (leaderboard/schema.py)."""
     directory = Path(results_dir)
     if not directory.is_dir():
         return
@@ -73,9 +76,9 @@ def read_records(results_dir: str | os.PathLike) -> Iterator[dict | Skipped]:
         except (OSError, ValueError) as err:
             yield Skipped(path, f"not valid JSON ({err})")
             continue
-        missing = [k for k in REQUIRED if not isinstance(record, dict) or k not in record]
-        if missing:
-            yield Skipped(path, f"missing {', '.join(missing)}")
+        problem = check(record)
+        if problem:
+            yield Skipped(path, problem)
             continue
         record["_path"] = str(path)
         yield record
@@ -90,3 +93,7 @@ def finite_or_none(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [finite_or_none(v) for v in x]
     return x
+
+
+__all__ = ["SCHEMA", "READABLE", "STATUSES", "Skipped", "check", "finite_or_none", "new_run_id", "read_records",
+           "record_filename", "write_json_atomic", "write_record"]
