@@ -33,7 +33,7 @@ def _isolated_env(monkeypatch, tmp_path):
     for var in ENV_VARS:
         monkeypatch.delenv(var, raising=False)
     # Never touch the real default cache.
-    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "default-cache"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "default-cache"))
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ DATA_ENV = ("HARNESS_DATA_DIR", "MNIST_DIR", "FASHION_MNIST_DIR", "CIFAR10_DIR",
 def _isolated(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
     for var in DATA_ENV:
         monkeypatch.delenv(var, raising=False)
 
@@ -205,7 +205,7 @@ def test_mnist_family_shapes(tmp_path):
 def _env(tmp: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in DATA_ENV}
     env.update(HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1",
-               HARNESS_CACHE_DIR=str(tmp / "cache"))
+               HF_DATASETS_CACHE=str(tmp / "cache"))
     return env
 
 
