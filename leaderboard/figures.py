@@ -1,5 +1,5 @@
-"""Leaderboard figures: test metric vs memory where a sweep has it, and the
-sensitivity summary per model. PNG, labelled, deterministic for given records."""
+"""Leaderboard figures: test metric vs memory where a sweep has it, the sensitivity
+summary per model, and the memory-curve figures. PNG, labelled, deterministic for given records."""
 from __future__ import annotations
 
 import math
@@ -27,7 +27,7 @@ def memory_axis(variants: dict[str, list[Row]]) -> tuple[str, dict[str, float]] 
     """The one numeric task option that changes across a task's variants (e.g. copy delay T)."""
     values: dict[str, dict] = {}
     for variant, rows in variants.items():
-        values[variant] = {k: v for k, v in (rows[0].records[0]["config"].get("task") or {}).items()
+        values[variant] = {k: v for k, v in ((rows[0].records[0].get("config") or {}).get("task") or {}).items()
                            if isinstance(v, (int, float)) and not isinstance(v, bool)}
     keys = set.intersection(*(set(v) for v in values.values()))
     varying = [k for k in sorted(keys) if len({values[v][k] for v in values}) > 1]
@@ -86,7 +86,10 @@ def sensitivity_bars(track: str, task: str, variants: dict[str, list[Row]], out:
     return save(fig, out / f"{track}_{task}_sensitivity.png")
 
 
-def draw_all(tables: dict[tuple[str, str, str], list[Row]], out: Path) -> list[str]:
+def draw_all(tables: dict[tuple[str, str, str], list[Row]], out: Path, curves: list | None = None) -> list[str]:
+    """Figures of the tasks without a memory axis, then of the curves (leaderboard/curve_figures.py)."""
+    from leaderboard.curve_figures import draw_curves
+
     by_task: dict[tuple[str, str], dict[str, list[Row]]] = defaultdict(dict)
     for (track, task, variant), rows in tables.items():
         by_task[(track, task)][variant] = rows
@@ -97,4 +100,4 @@ def draw_all(tables: dict[tuple[str, str, str], list[Row]], out: Path) -> list[s
             name = draw(track, task, variants, out)
             if name:
                 names.append(name)
-    return names
+    return names + (draw_curves(curves, out, save) if curves else [])

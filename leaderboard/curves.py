@@ -1,0 +1,279 @@
+"""Memory curves: a task swept along one axis (copy over T, selective copy over L, teacher
+over ν₀), each model run at a series of axis values until it stops solving.
+
+A curve is (track, task, task.curve): the task variant without its axis value. A curve
+row is one model setting without the axis value; a cell is that setting at one axis value,
+aggregated like a leaderboard row (seeds averaged, the learning rate chosen on validation).
+The learning rate is chosen per row at the curve's reference point (records at other points
+name it in `lr_reference`) and the same rate is used along the whole curve.
+
+A run *solves* a point when its test metric meets the task's horizon criterion
+(`task.horizon`); a cell is solved when ≥ 2 of 3 seeds (in general at least two seeds and
+two thirds of them) solve it, and a row's horizon is the largest solved axis value.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from common.keys import drop_keys
+from leaderboard.aggregate import Row, choose_lr, labels, latest_runs, lr_of, primary_of, setting_key, setting_of
+from leaderboard.schema import OUTCOMES
+
+INF = math.inf
+
+
+def axis_of(record: dict) -> dict | None:
+    return record["task"].get("axis")
+
+
+def curve_id(record: dict) -> tuple[str, str, str, str, str]:
+    task, axis = record["task"], record["task"]["axis"]
+    return (record.get("track") or "cpu", task["name"], task.get("curve") or task["variant"], axis["name"], axis["key"])
+
+
+def run_solved(record: dict) -> bool:
+    """The test criterion of the record's own task.horizon (thresholds may depend on the axis value)."""
+    horizon = record["task"].get("horizon")
+    if record["status"] != "ok" or not horizon:
+        return False
+    v = (record["metrics"].get("test") or {}).get(horizon["metric"])
+    if v is None:
+        return False
+    return v >= horizon["threshold"] if horizon["mode"] == "max" else v <= horizon["threshold"]
+
+
+def majority(k: int, n: int) -> bool:
+    """'Solved by ≥ 2 of 3 seeds', for any seed count: at least two seeds and two thirds of them."""
+    return k >= 2 and 3 * k >= 2 * n
+
+
+@dataclass
+class Cell:
+    value: float
+    row: Row
+
+    @property
+    def runs(self) -> list[dict]:
+        return self.row.chosen
+
+    @property
+    def n(self) -> int:
+        return len(self.runs)
+
+    @property
+    def k(self) -> int:
+        return sum(run_solved(r) for r in self.runs)
+
+    @property
+    def solved(self) -> bool:
+        return majority(self.k, self.n)
+
+    @property
+    def outcomes(self) -> Counter:
+        return Counter(r.get("outcome") for r in self.runs if r.get("outcome") in OUTCOMES)
+
+    @property
+    def bound(self) -> bool:
+        """A run stopped by the step cap while still improving: its metric is a bound, not a value."""
+        return self.outcomes["budget"] > 0
+
+    @property
+    def steps(self) -> float | None:
+        """Median step to solve over the seeds, an unsolved seed counting as never (∞):
+        finite only when at least half the seeds solved."""
+        if not self.runs:
+            return None
+        return statistics.median(float((r.get("solved_at") or {}).get("step", INF)) for r in self.runs)
+
+    @property
+    def horizon_spec(self) -> dict | None:
+        return next((r["task"].get("horizon") for r in self.runs + self.row.records if r["task"].get("horizon")), None)
+
+    def final(self, key: str) -> float | None:
+        return self.row.sensitivity("final", key)
+
+    @property
+    def wall_s(self) -> float:
+        return sum((r.get("cost") or {}).get("wall_s") or 0.0 for r in self.row.records)
+
+
+@dataclass
+class CurveRow:
+    model: str
+    label: str
+    records: list[dict]
+    cells: dict[float, Cell] = field(default_factory=dict)
+    reference: float | None = None      # axis value where the learning rate was chosen
+    lr: float | None = None
+    lr_grid: list[float] = field(default_factory=list)
+
+    @property
+    def horizon(self) -> float | None:
+        """The largest axis value this row solves; None when it solves none (below the first point)."""
+        solved = [v for v, c in self.cells.items() if c.solved]
+        return max(solved) if solved else None
+
+    def budget_beyond(self) -> bool:
+        """Some run past the horizon hit the step cap while still improving: more steps might move it."""
+        h = self.horizon
+        return any(c.bound for v, c in self.cells.items() if h is None or v > h)
+
+
+@dataclass
+class Curve:
+    track: str
+    task: str
+    curve: str
+    axis_name: str
+    axis_key: str
+    rows: list[CurveRow]
+    values: list[float]
+    reference: float | None
+    metric: str
+    higher: bool
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"{self.task} `{self.curve}`"
+
+    def records(self) -> list[dict]:
+        return [r for row in self.rows for r in row.records]
+
+    def budgets(self) -> list[dict]:
+        seen = {repr(sorted((r.get("budget") or {}).items())): r.get("budget") for r in self.records() if r.get("budget")}
+        return [seen[k] for k in sorted(seen)]
+
+    def criteria(self, which: str = "horizon") -> dict[float, dict]:
+        """The task's `horizon` (test) or `solve` (validation) criterion at each axis value:
+        thresholds may depend on it (the teacher's on ν₀)."""
+        return {v: spec for row in self.rows for v, c in row.cells.items()
+                for r in c.row.records[:1] if (spec := r["task"].get(which))}
+
+
+def axis_text(name: str, value: float | None) -> str:
+    return "–" if value is None else f"{name} = {value:g}"
+
+
+def _row_setting(axis_key: str):
+    """A point's setting without the axis value, nor the config's `lr_reference` (set on the
+    points off the reference, absent on it): what the points of one curve row share."""
+    def setting(record: dict) -> dict:
+        return drop_keys(setting_of(record), [axis_key, "lr_reference"])
+    return setting
+
+
+def reference_value(record: dict) -> float | None:
+    """The axis value named by the record's `lr_reference` ({"axis_value": v} or {"at": {key: v}})."""
+    ref = record.get("lr_reference") or {}
+    value = ref.get("axis_value")
+    if value is None:
+        value = (ref.get("at") or {}).get(record["task"]["axis"]["key"])
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _reference(row: CurveRow) -> float | None:
+    """Where the rate was chosen: what the runs elsewhere say (`lr_reference`), else the one
+    point that ran several rates."""
+    named = Counter(v for r in row.records if (v := reference_value(r)) is not None)
+    if named:
+        return min(named, key=lambda v: (-named[v], v))
+    multi = sorted(v for v, c in row.cells.items() if len(c.row.lr_grid) > 1)
+    return multi[0] if multi else None
+
+
+def _apply_reference(row: CurveRow, curve_name: str, warnings: list[str]) -> None:
+    row.reference = _reference(row)
+    ref = row.cells.get(row.reference) if row.reference is not None else None
+    if row.reference is not None and ref is None:
+        warnings.append(f"{curve_name}: {row.label} has no runs at its reference point "
+                        f"{row.reference:g}; each point keeps its own validation choice")
+    if ref is None:
+        rates = sorted({c.row.lr for c in row.cells.values() if c.row.lr is not None})
+        row.lr = rates[0] if len(rates) == 1 else None
+        row.lr_grid = sorted({lr for c in row.cells.values() for lr in c.row.lr_grid})
+        return
+    row.lr, row.lr_grid = ref.row.lr, list(ref.row.lr_grid)
+    declared = sorted({x for r in row.records for x in (r.get("lr_reference") or {}).get("grid") or []})
+    if declared and not set(declared) <= set(row.lr_grid):
+        warnings.append(f"{curve_name}: {row.label} ran {_rates(row.lr_grid)} at the reference point "
+                        f"{row.reference:g}, of the declared grid {_rates(declared)}")
+    for value, cell in sorted(row.cells.items()):
+        if cell is ref or cell.row.lr == row.lr:
+            continue
+        at_lr = [r for r in cell.row.records if lr_of(r) == row.lr]
+        if at_lr:
+            cell.row.lr, cell.row.chosen = row.lr, sorted(at_lr, key=lambda r: (r["seed"], r["run_id"]))
+        else:
+            warnings.append(f"{curve_name}: {row.label} ran at {value:g} with lr {_rates([cell.row.lr])}, not the "
+                            f"{_rates([row.lr])} chosen at the reference point {row.reference:g}")
+
+
+def _rates(rates: list[float | None]) -> str:
+    text = ", ".join("–" if x is None else f"{x:g}" for x in rates)
+    return text if len(rates) == 1 else "{" + text + "}"
+
+
+def build_curve(key: tuple[str, str, str, str, str], records: list[dict]) -> Curve:
+    track, task, curve_name, axis_name, axis_key = key
+    setting = _row_setting(axis_key)
+    by_row: dict[str, list[dict]] = defaultdict(list)
+    at_value: dict[float, list[dict]] = defaultdict(list)
+    for r in records:
+        at_value[float(axis_of(r)["value"])].append(r)
+    # reruns supersede per axis value: a config that does not spell out the axis value must
+    # not merge two points
+    for r in (r for _, recs in sorted(at_value.items()) for r in latest_runs(recs)):
+        by_row[setting_key({"config": setting(r)})].append(r)
+    rows, warnings = [], []
+    for recs in by_row.values():
+        row = CurveRow(model=recs[0]["model"]["name"], label="", records=recs)
+        by_value: dict[float, list[dict]] = defaultdict(list)
+        for r in recs:
+            by_value[float(axis_of(r)["value"])].append(r)
+        for value, at in sorted(by_value.items()):
+            point = Row(model=row.model, label="", setting=setting_key(at[0]), records=at)
+            choose_lr(point)
+            row.cells[value] = Cell(value, point)
+        rows.append(row)
+    labels(rows, setting)
+    title = f"{task} `{curve_name}`"
+    for row in sorted(rows, key=lambda r: r.label):
+        _apply_reference(row, title, warnings)
+    per_model = Counter(row.model for row in rows)
+    warnings += [f"{title}: {m} has {n} settings on this curve (does something besides {axis_key} vary with the axis?)"
+                 for m, n in sorted(per_model.items()) if n > 1]
+    spec = next((r["task"]["horizon"] for r in records if r["task"].get("horizon")), None)
+    metric, higher = (spec["metric"], spec["mode"] == "max") if spec else primary_of(records[0])
+    refs = Counter(row.reference for row in rows if row.reference is not None)
+    values = sorted({v for row in rows for v in row.cells})
+    out = Curve(track, task, curve_name, axis_name, axis_key, rows, values,
+                min(refs, key=lambda v: (-refs[v], v)) if refs else None, metric, higher, warnings)
+    out.rows.sort(key=lambda row: _rank(row, out))
+    return out
+
+
+def steps_at(row: CurveRow, value: float | None) -> float | None:
+    cell = row.cells.get(value) if value is not None else None
+    return cell.steps if cell else None
+
+
+def _rank(row: CurveRow, curve: Curve) -> tuple:
+    h = row.horizon
+    steps = steps_at(row, curve.reference)
+    return (-(h if h is not None else -INF), steps if steps is not None else INF, row.label)
+
+
+def curves_of(records: list[dict]) -> tuple[list[Curve], list[dict]]:
+    """The curves among the records, and the records that belong to no curve (no task.axis)."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    rest = []
+    for r in records:
+        if axis_of(r):
+            groups[curve_id(r)].append(r)
+        else:
+            rest.append(r)
+    return [build_curve(key, recs) for key, recs in sorted(groups.items())], rest

@@ -1,0 +1,201 @@
+"""Markdown for the memory curves: the headline (horizons, steps to solve, image-task
+accuracy), one table per curve, and what the sweeps cost."""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from leaderboard.aggregate import Row, primary_of
+from leaderboard.curves import Cell, Curve, CurveRow, axis_text, steps_at
+from leaderboard.render import TRACKS, lr_text, metric_cell, num
+
+NOT_RUN = "·"
+HEADLINE_LEGEND = (
+    "Horizon: the largest axis value a model solves with ≥ 2 of 3 seeds (test criterion of each curve, below); "
+    "`< x`: not even the curve's first point; `≥ x`: solved at the curve's last point, so the curve has not found "
+    "the model's limit; `†`: a run beyond the horizon hit the step cap while still improving, so more steps might "
+    "extend it. Steps to solve: median over seeds of the step at which validation first met the criterion, an "
+    "unsolved seed counting as never (`–`: fewer than half the seeds solved; `·`: not run there).")
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def _rule(n: int) -> str:
+    return "|---" + "|--:" * (n - 1) + "|"
+
+
+def horizon_cell(row: CurveRow, curve: Curve) -> str:
+    h = row.horizon
+    if h is None:
+        text = f"< {curve.values[0]:g}"
+    elif h == curve.values[-1]:
+        text = f"≥ {h:g}"
+    else:
+        text = f"{h:g}"
+    return text + ("†" if row.budget_beyond() else "")
+
+
+def steps_cell(steps: float | None) -> str:
+    if steps is None:
+        return NOT_RUN
+    if math.isinf(steps):
+        return "–"
+    return str(int(steps)) if steps == int(steps) else f"{steps:.1f}"
+
+
+def metric_text(cell: Cell, curve: Curve) -> str:
+    """Mean ± std at the chosen rate; a bound when some seed hit the step cap still improving."""
+    mean, std, _ = cell.row.mean_std(curve.metric)
+    if mean is None:
+        return "–"
+    return ("≥ " if curve.higher else "≤ ") * cell.bound + f"{num(mean)} ± {num(std)}"
+
+
+def point_cell(cell: Cell | None, curve: Curve) -> str:
+    return NOT_RUN if cell is None else f"{metric_text(cell, curve)} ({cell.k}/{cell.n})"
+
+
+def _best(curve: Curve, model: str) -> CurveRow | None:
+    return next((row for row in curve.rows if row.model == model), None)  # rows are ranked
+
+
+def headline(curves: list[Curve], tables: dict[tuple[str, str, str], list[Row]],
+             track: str = "cpu") -> tuple[list[str], list[str]]:
+    """Models × (horizon and steps to solve per curve, then the metric of each task without an axis).
+    Returns the table and a warning per column in which every model has the same value."""
+    curves = [c for c in curves if c.track == track]
+    cols = [key for key in tables if key[0] == track]
+    if not curves and not cols:
+        return ["No records on the cpu track yet."], []
+    models = sorted({row.model for c in curves for row in c.rows} | {row.model for key in cols for row in tables[key]})
+    head = ["model"]
+    for c in curves:
+        head += [f"{c.title}: horizon {c.axis_name}",
+                 f"{c.task}: steps to solve at {axis_text(c.axis_name, c.reference)}" if c.reference is not None
+                 else f"{c.task}: steps to solve at the first point"]
+    head += [f"{task} `{variant}` ({primary_of(tables[(t, task, variant)][0].records[0])[0]})"
+             for t, task, variant in cols]
+    body = []
+    for model in models:
+        cells = [model]
+        for c in curves:
+            row = _best(c, model)
+            at = c.reference if c.reference is not None else c.values[0]
+            cells += [horizon_cell(row, c), steps_cell(steps_at(row, at))] if row else [NOT_RUN, NOT_RUN]
+        for key in cols:
+            best = next((row for row in tables[key] if row.model == model), None)
+            cells.append(metric_cell(best, primary_of(best.records[0])[0]) if best else "–")
+        body.append(cells)
+    warnings = [f"headline column '{h}' has the same value for every model ({body[0][i]}): extend or move its axis"
+                for i, h in enumerate(head) if i and len(body) > 1 and len({b[i] for b in body}) == 1]
+    return [_row(head), _rule(len(head)), *[_row(b) for b in body]], warnings
+
+
+def _rates(rates: list[float]) -> str:
+    return "{" + ", ".join(lr_text(x) for x in rates) + "}"
+
+
+def lr_sentence(curve: Curve) -> str:
+    groups: dict[tuple, list[CurveRow]] = defaultdict(list)
+    for row in sorted(curve.rows, key=lambda r: r.label):
+        groups[(row.reference, tuple(row.lr_grid))].append(row)
+    parts = []
+    for (ref, grid), rows in sorted(groups.items(), key=lambda kv: (kv[0][0] is None, kv[0][0] or 0, kv[0][1])):
+        chosen = ", ".join(f"{r.label} {lr_text(r.lr)}" for r in rows)
+        if ref is None:
+            parts.append(f"without a reference point (each point's own choice): {chosen}")
+        else:
+            parts.append(f"chosen on validation at {axis_text(curve.axis_name, ref)} from {_rates(list(grid))}: {chosen}")
+    return "Learning rate " + "; ".join(parts) + "."
+
+
+def _criterion(curve: Curve, which: str = "horizon") -> str | None:
+    specs = curve.criteria(which)
+    if not specs:
+        return None
+    split = "test" if which == "horizon" else "validation"  # the solve criterion is watched during training
+    first = next(iter(specs.values()))
+    op = "≥" if first["mode"] == "max" else "≤"
+    thresholds = {v: s["threshold"] for v, s in sorted(specs.items())}
+    if len(set(thresholds.values())) == 1:
+        return f"{split} {first['metric']} {op} {first['threshold']:g}"
+    return (f"{split} {first['metric']} {op} a threshold per point ("
+            + ", ".join(f"{t:g} at {curve.axis_name} = {v:g}" for v, t in thresholds.items()) + ")")
+
+
+def _outcome_text(curve: Curve) -> str:
+    solve = _criterion(curve, "solve")
+    if solve and curve.criteria("solve") == curve.criteria("horizon"):
+        solve = "the same criterion holds on validation"
+    return (f"A run's outcome is `solved` once {solve} (the step is its steps to solve), `plateaued` when it "
+            f"stops improving within the patience, `budget` when the step cap stops it still improving. "
+            if solve else "")
+
+
+def _budget_text(curve: Curve) -> str:
+    def one(b: dict) -> str:
+        cap = f"step cap {b['max_steps']}" if b.get("max_steps") is not None else f"epoch cap {b.get('max_epochs', '?')}"
+        parts = [cap, f"batch {b.get('batch_size', '?')}",
+                 f"validation every {b.get('val_every', '?')} steps",
+                 f"patience {b['patience']} validations" if b.get("patience") is not None else "no early stop"]
+        return ", ".join(parts)
+    budgets = curve.budgets()
+    return "Budget per run: " + ("not recorded" if not budgets else "; ".join(one(b) for b in budgets)) + "."
+
+
+def curve_section(curve: Curve) -> list[str]:
+    name, arrow = curve.axis_name, "↑" if curve.higher else "↓"
+    out = [f"### {curve.title} · {curve.track}: horizon over {name} (`{curve.axis_key}`)", "",
+           f"Protocol: task `{curve.task}` with `{curve.curve}` at each {name}; {TRACKS.get(curve.track, curve.track)}. "
+           f"A run solves a point when its {_criterion(curve) or 'test criterion (none recorded)'}; a point is "
+           f"solved with ≥ 2 of 3 seeds. {_outcome_text(curve)}"
+           f"{_budget_text(curve)} {lr_sentence(curve)} Cells: test {curve.metric} {arrow} mean ± std over seeds at "
+           f"that rate (seeds solved k/n); `{'≥' if curve.higher else '≤'}` marks a bound (a seed hit the step cap "
+           f"while still improving); `{NOT_RUN}` not run (beyond the model's horizon).", ""]
+    head = ["model", f"horizon {name}", *[axis_text(name, v) for v in curve.values]]
+    out += [_row(head), _rule(len(head))]
+    for row in curve.rows:
+        out.append(_row([row.label, horizon_cell(row, curve), *[point_cell(row.cells.get(v), curve) for v in curve.values]]))
+    head = ["model", name, "lr", f"test {curve.metric}", "solved (test)", "solved / plateaued / budget",
+            "steps to solve", "diverged", "state sens rel (final)", "grad rec/other (final)", "wall time"]
+    out += ["", "Per point: outcomes are each run's verdict (solved on validation, plateaued, or stopped by the step "
+                "cap); steps to solve as in the headline; sensitivity at the end of training, mean over seeds; "
+                "wall time summed over every run of the point (all rates).", "", _row(head), _rule(len(head))]
+    for row in curve.rows:
+        for v, cell in sorted(row.cells.items()):
+            o = cell.outcomes
+            out.append(_row([row.label, f"{v:g}", lr_text(cell.row.lr), metric_text(cell, curve),
+                             f"{cell.k}/{cell.n}", f"{o['solved']} / {o['plateaued']} / {o['budget']}",
+                             steps_cell(cell.steps), f"{cell.row.diverged}/{len(cell.row.records)}",
+                             num(cell.final("state_sens_rel_max")), num(cell.final("grad_ratio")),
+                             duration(cell.wall_s)]))
+    return out + [""]
+
+
+def duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.2f} h"
+
+
+def cost_section(records: list[dict]) -> list[str]:
+    """Each sweep's (task's) wall time: sum and longest run over every record, superseded
+    reruns included, since they were paid for too."""
+    walls: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in records:
+        walls[(r.get("track") or "cpu", r["task"]["name"])].append((r.get("cost") or {}).get("wall_s") or 0.0)
+    if not walls:
+        return []
+    out = ["## Cost", "", "Wall time of the runs behind this page, per sweep: the sum over runs (job time; sweeps "
+           "that run jobs in parallel finish sooner) and the longest run.", "",
+           _row(["track", "task", "runs", "wall time (sum)", "longest run"]), _rule(5)]
+    for (track, task), ws in sorted(walls.items()):
+        out.append(_row([track, task, str(len(ws)), duration(sum(ws)), duration(max(ws))]))
+    for track in sorted({t for t, _ in walls}):
+        total = [w for (t, _), ws in walls.items() if t == track for w in ws]
+        out += ["", f"Total {track}-track job time: {duration(sum(total))} over {len(total)} runs."]
+    return out + [""]

@@ -1,0 +1,187 @@
+"""Memory curves on the leaderboard: horizon, unrun points, bounds, the reference learning
+rate, schema-1 records, the headline and deterministic pages, from small synthetic records."""
+from __future__ import annotations
+
+import shutil
+
+from leaderboard.build import build, collect
+from leaderboard.records import write_record
+from leaderboard.render_curves import headline
+
+GRID = [1e-3, 3e-3, 1e-2]
+
+
+def crec(model: str, T: int, seed: int, test: float, lr: float = 3e-3, val: float | None = None,
+         outcome: str | None = None, step: int | None = None, ref: int = 64, status: str = "ok") -> dict:
+    solved = test >= 0.9
+    outcome = outcome or ("solved" if solved else "plateaued")
+    return {
+        "schema": 2, "run_id": f"{model}-{T}-{lr}-{seed}", "created": "2026-12-01T00:00:00", "seed": seed,
+        "status": status, "track": "cpu", "published": True,
+        "model": {"name": model, "params": 10, "state_size": 4},
+        "task": {"name": "copy", "variant": f"T={T},loss=all", "curve": "loss=all", "primary": "acc",
+                 "higher_is_better": True, "baselines": {"memoryless_loss": 0.17},
+                 "axis": {"name": "T", "key": "task.delay", "value": T},
+                 "solve": {"metric": "acc", "mode": "max", "threshold": 0.99},
+                 "horizon": {"metric": "acc", "mode": "max", "threshold": 0.9}},
+        "config": {"model": {"name": model}, "optimizer": {"lr": lr}, "task": {"delay": T, "loss_on": "all"},
+                   "seed": seed, "trainer": {"max_steps": 1000},
+                   "lr_reference": None if T == ref else {"task.delay": ref}},
+        "metrics": {"val": {"acc": test if val is None else val}, "test": {"acc": test} if status == "ok" else {}},
+        "outcome": outcome if status == "ok" else None,
+        "solved_at": {"step": step or 100 * (seed + 1), "tokens": 3200, "seconds": 1.5} if outcome == "solved" else None,
+        "budget": {"max_steps": 1000, "max_epochs": None, "batch_size": 32, "patience": 5, "val_every": 50},
+        "lr_reference": None if T == ref else {"at": {"task.delay": ref}, "grid": GRID, "seeds": 3},
+        "sensitivity": {"final": {"state_sens_rel_max": T / 10, "grad_ratio": 1e-3 * T}},
+        "cost": {"wall_s": 10.0 + seed},
+    }
+
+
+def reference_runs(model: str, best: float = 3e-3, T: int = 64, acc: float = 0.95) -> list[dict]:
+    """Every rate of the grid at the reference point; `best` wins on validation."""
+    return [crec(model, T, s, test=acc if lr == best else 0.99, lr=lr, val=0.9 if lr == best else 0.5)
+            for lr in GRID for s in range(3)]
+
+
+def curve_records() -> list[dict]:
+    lru = reference_runs("lru")  # T=64: solved 3/3 at lr 3e-3 (1e-2 has the better *test* acc: ignored)
+    lru += [crec("lru", 32, s, 0.99) for s in range(3)]
+    lru += [crec("lru", 128, s, acc) for s, acc in enumerate([0.95, 0.91, 0.3])]      # 2 of 3: solved
+    lru += [crec("lru", 256, s, acc) for s, acc in enumerate([0.95, 0.2, 0.3])]       # 1 of 3: not solved
+    gru = reference_runs("gru", best=1e-3, acc=0.5)                                   # unsolved at 64
+    gru += [crec("gru", 32, s, 0.95, lr=1e-3) for s in range(2)] + [crec("gru", 32, 2, 0.62, lr=1e-3, outcome="budget")]
+    return lru + gru                                                                  # gru never ran T=128, 256
+
+
+def cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def write_all(records: list[dict], directory) -> None:
+    for r in records:
+        write_record(r, directory)
+
+
+def test_horizon_is_the_largest_value_solved_by_two_of_three_seeds(tmp_path):
+    write_all(curve_records(), tmp_path)
+    (curve,) = collect(tmp_path).curves
+    rows = {row.label: row for row in curve.rows}
+    assert rows["lru"].horizon == 128 and rows["gru"].horizon == 32
+    assert [row.label for row in curve.rows] == ["lru", "gru"] and curve.values == [32, 64, 128, 256]
+    assert (rows["lru"].cells[128].k, rows["lru"].cells[128].n) == (2, 3)
+
+
+def test_a_model_that_solves_nothing_is_below_the_first_point(tmp_path):
+    write_all([crec("rnn", T, s, 0.1, lr=1e-3) for T in (32, 64) for s in range(3)], tmp_path)
+    table, _ = headline(collect(tmp_path).curves, {})
+    assert cells(table[2])[1] == "< 32"
+
+
+def test_points_a_model_did_not_run_are_shown_as_not_run_never_as_numbers(tmp_path):
+    write_all(curve_records(), tmp_path)
+    build(tmp_path, tmp_path / "lb.md")
+    text = (tmp_path / "lb.md").read_text()
+    table = text.split("| model | horizon T | T = 32 | T = 64 | T = 128 | T = 256 |")[1]
+    gru = cells(next(line for line in table.splitlines() if line.startswith("| gru |")))
+    assert gru[1] == "32" and gru[-2:] == ["·", "·"]                      # horizon, then T = 128, 256
+    assert "`·` not run" in text
+
+
+def test_budget_runs_are_marked_as_bounds(tmp_path):
+    write_all(curve_records(), tmp_path)
+    (curve,) = collect(tmp_path).curves
+    gru = next(row for row in curve.rows if row.model == "gru")
+    assert gru.cells[32].bound and gru.cells[32].outcomes == {"solved": 2, "budget": 1}
+    build(tmp_path, tmp_path / "lb.md")
+    text = (tmp_path / "lb.md").read_text()
+    assert "| gru | 32 | ≥ 0.840 ± 0.191 (2/3) |" in text
+
+
+def test_learning_rate_is_chosen_at_the_reference_point_and_kept_along_the_curve(tmp_path):
+    records = curve_records()
+    # a stray run at another rate off the reference point must not be selected there
+    records += [crec("lru", 128, s, 0.99, lr=1e-2, val=0.99) for s in range(3)]
+    write_all(records, tmp_path)
+    (curve,) = collect(tmp_path).curves
+    lru = next(row for row in curve.rows if row.model == "lru")
+    assert lru.reference == 64 and lru.lr == 3e-3 and lru.lr_grid == GRID
+    assert {v: c.row.lr for v, c in lru.cells.items()} == {32: 3e-3, 64: 3e-3, 128: 3e-3, 256: 3e-3}
+    assert lru.horizon == 128
+    build(tmp_path, tmp_path / "lb.md")
+    text = (tmp_path / "lb.md").read_text()
+    assert "chosen on validation at T = 64 from {0.001, 0.003, 0.01}: gru 0.001, lru 0.003" in text
+
+
+def test_the_reference_point_may_be_named_by_its_axis_value(tmp_path):
+    records = reference_runs("lru") + [crec("lru", 128, s, 0.95) for s in range(3)]
+    for r in records[-3:]:
+        r["lr_reference"] = {"axis_value": 64, "grid": GRID}
+    write_all(records, tmp_path)
+    (curve,) = collect(tmp_path).curves
+    assert [(row.reference, row.lr, sorted(row.cells)) for row in curve.rows] == [(64, 3e-3, [64, 128])]
+
+
+def test_a_point_run_at_another_rate_than_the_reference_choice_is_warned_about(tmp_path):
+    records = reference_runs("lru") + [crec("lru", 128, s, 0.95, lr=1e-2) for s in range(3)]
+    write_all(records, tmp_path)
+    data = collect(tmp_path)
+    assert any("ran at 128 with lr 0.01, not the 0.003 chosen at the reference point 64" in w for w in data.warnings)
+
+
+def test_steps_to_solve_is_the_median_over_seeds_counting_unsolved_as_never(tmp_path):
+    write_all(curve_records(), tmp_path)
+    (curve,) = collect(tmp_path).curves
+    lru = next(row for row in curve.rows if row.model == "lru")
+    assert lru.cells[64].steps == 200 and lru.cells[128].steps == 200 and lru.cells[256].steps == float("inf")
+    table, _ = headline([curve], {})
+    assert cells(table[0])[1:] == ["copy `loss=all`: horizon T", "copy: steps to solve at T = 64"]
+    assert [cells(line) for line in table[2:]] == [["gru", "32", "–"], ["lru", "128", "200"]]
+
+
+def test_headline_warns_about_a_column_with_the_same_value_for_every_model(tmp_path):
+    write_all([crec(m, T, s, 0.1) for m in ("rnn", "lstm") for T in (32, 64) for s in range(3)], tmp_path)
+    report = build(tmp_path, tmp_path / "lb.md")
+    assert any("horizon T' has the same value for every model (< 32)" in w for w in report.warnings)
+
+
+def test_schema_1_records_without_the_curve_fields_still_build(tmp_path):
+    from tests.test_leaderboard import rec
+
+    old = [rec("lru", 1e-3, s, 0.9, 0.8) for s in range(3)]
+    write_all(old + curve_records(), tmp_path)
+    data = collect(tmp_path)
+    assert not data.skipped and len(data.curves) == 1 and list(data.tables) == [("cpu", "copy", "T=10")]
+    build(tmp_path, tmp_path / "lb.md")
+    text = (tmp_path / "lb.md").read_text()
+    assert "### copy · `T=10` · cpu" in text and "| lru | 0.800 ± 0 | 3 |" in text
+
+
+def test_cost_section_states_each_sweeps_wall_time(tmp_path):
+    write_all(curve_records(), tmp_path)
+    build(tmp_path, tmp_path / "lb.md")
+    text = (tmp_path / "lb.md").read_text()
+    assert "| cpu | copy | 30 | 5.5 min | 12 s |" in text and "Total cpu-track job time: 5.5 min over 30 runs." in text
+
+
+def test_curve_pages_and_figures_are_byte_identical_when_rebuilt(tmp_path):
+    results, out, fig = tmp_path / "results", tmp_path / "lb.md", tmp_path / "fig"
+    write_all(curve_records(), results)
+    outs = []
+    for _ in range(2):
+        shutil.rmtree(fig, ignore_errors=True)
+        build(results, out, None, fig)
+        outs.append((out.read_bytes(), sorted((p.name, p.read_bytes()) for p in fig.iterdir())))
+    assert [name for name, _ in outs[0][1]] == ["cpu_curves_metric.png", "cpu_curves_sensitivity.png",
+                                                "cpu_curves_steps.png"]
+    assert outs[0] == outs[1]
+
+
+def test_figures_of_tasks_without_records_are_removed_and_the_papers_kept(tmp_path):
+    write_all(curve_records(), tmp_path / "results")
+    fig = tmp_path / "fig"
+    fig.mkdir()
+    for name in ("cpu_teacher_sensitivity.png", "paper_curse1d.png"):
+        (fig / name).write_bytes(b"old")
+    build(tmp_path / "results", tmp_path / "lb.md", None, fig)
+    assert sorted(p.name for p in fig.iterdir()) == ["cpu_curves_metric.png", "cpu_curves_sensitivity.png",
+                                                     "cpu_curves_steps.png", "paper_curse1d.png"]
