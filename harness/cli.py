@@ -52,7 +52,10 @@ def normalise_overrides(argv: list[str]) -> list[str]:
         if node not in SIGNATURE_NODES or not rest:
             out.append(a)
             continue
-        if node == "model" and rest.split(".", 1)[0] not in _backbone_keys() | {"name", "layer"}:
+        top = rest.split(".", 1)[0]
+        own = _backbone_keys() | {"name", "layer"}
+        # a near-miss of a backbone key stays put, so its error can say "did you mean"
+        if node == "model" and top not in own and not difflib.get_close_matches(top, own, n=1, cutoff=0.75):
             rest = f"layer.{rest}"
         out.append(f"++{node}.{rest}={value}")
     return out
@@ -146,9 +149,22 @@ def _config_dirs(argv: list[str]) -> list[str]:
     return dirs
 
 
+def check_signature_nodes(cfg) -> None:
+    """Every `_target_` node's keys against its class's signature (imports the classes)."""
+    from common.config import check_node, resolve_target
+    from models.build import BACKBONE_PROVIDED, LAYER_PROVIDED, Backbone
+
+    for key in ("task", "optimizer", "sensitivity"):
+        check_node(cfg[key], key, [resolve_target(cfg[key]._target_, key)], provided=("seed",))
+    check_node(cfg.model, "model", [Backbone], reserved={"name": str, "layer": dict}, provided=BACKBONE_PROVIDED)
+    check_node(cfg.model.layer, "model.layer", [resolve_target(cfg.model.layer._target_, "model.layer")],
+               provided=LAYER_PROVIDED)
+
+
 def check_overrides(argv: list[str]) -> str | None:
     """None when every override composes, else the one-line reason."""
     extra = _config_dirs(argv)
+    multirun = any(a in ("-m", "--multirun") for a in argv)
     flag_values = {argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--config-dir", "-cd")}
     overrides = [a for a in argv if not a.startswith("-") and a not in flag_values]
     if not overrides:
@@ -164,9 +180,11 @@ def check_overrides(argv: list[str]) -> str | None:
             return f"cannot parse overrides: {str(err).splitlines()[0]}"
         for combo in combos:
             try:
-                compose("config", overrides=combo)
+                cfg = compose("config", overrides=combo)
+                if multirun:  # a sweep must not start with a job that cannot run
+                    check_signature_nodes(cfg)
             except (ConfigCompositionException, MissingConfigException, OmegaConfBaseException, ValueError) as err:
-                return _explain(err, combo)
+                return str(err) if isinstance(err, UserError) else _explain(err, combo)
     GlobalHydra.instance().clear()
     return None
 

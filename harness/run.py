@@ -185,9 +185,10 @@ class Run:
         status, error = "ok", None
         try:
             self.trainer.fit(self.module, datamodule=self.task, ckpt_path=resume)
-            if self.trainer.interrupted:  # Lightning caught Ctrl-C and closed the progress bar
-                raise KeyboardInterrupt
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SystemExit):
+            # Lightning catches Ctrl-C, closes the progress bar, then calls sys.exit(1)
+            if not self.trainer.interrupted:
+                raise
             last = ckpt_dir / "last.ckpt"
             where = f"the last checkpoint is {last}" if last.exists() else "no checkpoint was written yet"
             raise RunInterrupted(f"interrupted at step {self.trainer.global_step}; {where}; "

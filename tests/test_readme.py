@@ -38,7 +38,7 @@ def smoke_form(cmd: str, tmp: Path) -> list[str] | None:
         assert "train.py" in recipe
         return [sys.executable, "train.py", "debug=fast", *dirs]
     if args[:2] == ["python", "train.py"]:
-        sweep = ["hydra.sweeper.params=null"] if any(a.startswith("experiment=") for a in args) else []
+        sweep = ["hydra.sweeper.params=null", "lr_reference=null"] if any(a.startswith("experiment=") for a in args) else []
         return [sys.executable, "train.py", *args[2:], *sweep, "debug=fast", "sensitivity.hessian=off", *dirs]
     if args[:3] == ["python", "-m", "leaderboard"]:
         readme = tmp / "README.md"

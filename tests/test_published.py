@@ -1,0 +1,38 @@
+"""Published and personal results apart: a default run (what `make train` does) writes
+into the git-ignored results/ and leaves the published records and pages untouched."""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+from tests.helpers import ROOT, records, train
+
+PUBLISHED = [ROOT / "leaderboard" / "results", ROOT / "leaderboard" / "README.md", ROOT / "README.md"]
+
+
+def fingerprint() -> str:
+    h = hashlib.sha1()
+    for path in PUBLISHED:
+        for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            if f.is_file():
+                h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()
+
+
+def test_default_run_leaves_published_pages_unchanged(tmp_path: Path):
+    before = fingerprint()
+    personal = ROOT / "results"
+    existing = set(personal.glob("*.json")) if personal.is_dir() else set()
+    out = train("debug=fast", "trainer.max_steps=2", f"checkpoint_dir={tmp_path / 'ck'}",
+                f"hydra.run.dir={tmp_path / 'out'}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    new = set(personal.glob("*.json")) - existing
+    try:
+        assert len(new) == 1, "the default run's record goes to results/"
+        assert records(personal) and not next(iter(new)).read_text().count('"published": true')
+        subprocess.run(["git", "check-ignore", "-q", str(next(iter(new)))], cwd=ROOT, check=True)
+        assert fingerprint() == before, "a default run changed the published records or pages"
+    finally:
+        for f in new:
+            f.unlink()
