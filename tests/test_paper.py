@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from leaderboard.paper import build_paper
+from leaderboard.paper import LADDER, build_paper
 from leaderboard.records import write_record
 from sensitivity.curse1d import main as curse1d_main
 from sensitivity.propagation import main as propagation_main
@@ -38,3 +38,17 @@ def test_paper_pages_from_small_records(tmp_path):
     assert "**Verdict: reproduced: at ν₀ = 0.99 the LRU's loss is 1e+04× lower" in text
     rows = json.loads((paper / "propagation.json").read_text())["rows"]
     assert {r["model"] for r in rows} == {"crnn", "crnn+ln", "lru", "gru", "lstm"}
+    assert {r["inputs"] for r in rows if r["model"] == "crnn"} == {"white", "ar1", "bert_fit", "bert_pad"}
+    assert {"paper", "torch_init", "phase_pi"} <= {r["variant"] for r in rows}
+    assert "| inputs | layer 0 | layer 1 | all layers |" in text and "### 4b. What moves the number" in text
+
+
+def test_ladder_page_says_partly_reproduced_when_a_rung_is_worse_than_the_one_before(tmp_path):
+    paper = tmp_path / "paper"
+    losses = [10.0, 3.0, 1.0, 0.01, 0.001, 0.005]  # the LRU rung is worse than + γ
+    for model, loss in zip(LADDER, losses):
+        for seed in (0, 1):
+            write_record(teacher_record(model, 0.99, 1e-3, seed, loss), paper / "ladder_quick")
+    text = (tmp_path / "R.md").read_text() if build_paper(paper, tmp_path / "fig", tmp_path / "R.md") else ""
+    verdict = next(line for line in text.splitlines() if line.startswith("**Verdict"))
+    assert verdict.startswith("**Verdict: partly reproduced:") and "LRU (0.00505 vs 0.00101)" in verdict
