@@ -29,7 +29,8 @@ def main(cfg: DictConfig) -> None:
         from harness.run import Run
         from harness.summary import print_summary
 
-        record = Run(cfg, output_dir=hc.runtime.output_dir, skip_finished=sweeping, published=published).execute()
+        run = Run(cfg, output_dir=hc.runtime.output_dir, skip_finished=sweeping, published=published)
+        record = run.execute()
     except UserError as err:
         fail(str(err), log_dir=hc.runtime.output_dir)
         note_outcome(hc.runtime.output_dir, "invalid")
@@ -43,7 +44,7 @@ def main(cfg: DictConfig) -> None:
         note_outcome(hc.runtime.output_dir, "failed")
         raise
     if record is None:
-        note_outcome(hc.runtime.output_dir, "skipped")
+        note_outcome(hc.runtime.output_dir, run.skipped)
     elif "_path" in record:  # rank 0 wrote the record
         note_outcome(hc.runtime.output_dir, record["status"])
         print_summary(record, log_dir=hc.runtime.output_dir)

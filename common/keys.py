@@ -10,6 +10,7 @@ NOT_IDENTITY = (
     "trainer.accelerator", "trainer.devices", "trainer.strategy", "trainer.num_nodes",
     "sensitivity",  # the diagnostics observe a run; they change nothing it computes
     "lr_reference",  # how the learning rate was found; the rate itself is optimizer.lr
+    "stop.climb_failures",  # whether a run happens at all, not what it computes
 )
 SELECTED_OVER = ("optimizer.lr",)
 

@@ -26,6 +26,7 @@ class StopRule:
     patience: int | None = None   # null: never stop for a plateau
     min_delta: float = 0.0        # smallest change that counts as an improvement
     on_solve: bool = True         # stop as soon as the task's solve criterion holds
+    climb_failures: int | None = None  # sweeps: skip axis values above this many consecutive failures
 
 
 @dataclass

@@ -18,6 +18,7 @@ from common.config import ConfigError, check_node, resolve_target, with_defaults
 from common.errors import RunInterrupted, UserError
 from harness import checks
 from harness.callbacks import DivergenceGuard, Throughput
+from harness.horizon import failed_below
 from harness.identity import run_key
 from harness.learning_rate import apply_lr_grid, lr_from_reference
 from harness.quiet import quiet_libraries
@@ -76,6 +77,7 @@ class Run:
         self.skip_finished = skip_finished
         self.published = published
         self.lr_reference: dict | None = None
+        self.skipped = "skipped"  # why execute() returned no record
         self.t_start = time.time()
 
     # -- set-up -----------------------------------------------------------------
@@ -173,6 +175,13 @@ class Run:
             done = finished_record(self.cfg.results_dir, self.key, self.cfg.seed)
             if done is not None and (self.skip_finished or self.cfg.resume == "auto"):
                 log.info("skipped: this run already finished (%s); force=true redoes it", done["_path"])
+                return None
+        if self.cfg.stop.climb_failures:
+            failed = failed_below(self.cfg, self.task, self.cfg.stop.climb_failures)
+            if failed is not None:
+                log.info("skipped: beyond the horizon (failed at %s = %s)", self.task.axis[0],
+                         ", ".join(f"{v:g}" for v in failed))
+                self.skipped = "beyond_horizon"
                 return None
         resume = self.resume_path()
         ckpt_dir = self.checkpoint_dir()

@@ -31,4 +31,6 @@ class SweepReport(Callback):
         line = f"sweep finished: {total} runs" + (f" ({', '.join(parts)})" if parts else "")
         if skipped:
             line += f"; {skipped} skipped: an ok record already exists (force=true to redo)"
+        if counts["beyond_horizon"]:
+            line += f"; {counts['beyond_horizon']} not run: beyond the model's horizon (two failures below)"
         print(line)

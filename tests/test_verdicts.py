@@ -1,0 +1,64 @@
+"""Runs end in a verdict: solved (criterion met on validation, the run stops there),
+plateaued (declared patience ran out) or budget (step cap reached while improving);
+a curve sweep stops climbing after two failed axis values."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from harness.horizon import failed_below
+from leaderboard.records import write_record
+from tasks.copy import CopyTask
+from tests.helpers import records, train
+
+SMALL = ["task.delay=4", "task.batch_size=32", "task.n_val=64", "task.n_test=64", "sensitivity.enabled=false",
+         "trainer.enable_progress_bar=false"]
+
+
+def run(tmp_path: Path, *overrides: str) -> dict:
+    out = train(*SMALL, *overrides, f"results_dir={tmp_path / 'r'}", f"checkpoint_dir={tmp_path / 'ck'}",
+                f"hydra.run.dir={tmp_path / 'o'}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    return records(tmp_path / "r")[-1]
+
+
+def test_a_solved_run_stops_at_the_first_validation_that_meets_the_criterion(tmp_path):
+    rec = run(tmp_path, "optimizer.lr=0.01", "trainer.max_steps=1500", "trainer.val_check_interval=25")
+    assert rec["outcome"] == "solved" and rec["metrics"]["val"]["acc"] >= 0.99
+    assert rec["solved_at"]["step"] == rec["steps"] < 1500
+    assert rec["solved_at"]["tokens"] == rec["steps"] * 32 * (4 + 20)
+    assert rec["task"]["solve"] == {"metric": "acc", "mode": "max", "threshold": 0.99}
+
+
+def test_plateau_and_budget(tmp_path):
+    rec = run(tmp_path / "p", "optimizer.lr=1e-7", "trainer.max_steps=400", "trainer.val_check_interval=5",
+              "stop.patience=2", "stop.min_delta=0.01")
+    assert rec["outcome"] == "plateaued" and rec["steps"] < 400 and rec["solved_at"] is None
+    rec = run(tmp_path / "b", "trainer.max_steps=10", "trainer.val_check_interval=5")
+    assert rec["outcome"] == "budget" and rec["steps"] == 10
+    assert rec["budget"]["max_steps"] == 10 and rec["budget"]["patience"] is None
+
+
+def _record(delay: int, seed: int, acc: float, lr: float = 0.003) -> dict:
+    task = CopyTask(delay=delay)
+    config = {"model": {"name": "lru"}, "task": {"_target_": "tasks.copy.CopyTask", "delay": delay},
+              "optimizer": {"lr": lr}, "seed": seed}
+    return {"schema": 2, "run_id": f"{delay}-{seed}-{lr}", "created": "2026-11-29T00:00:00+00:00",
+            "config": config, "model": {"name": "lru"}, "seed": seed, "status": "ok", "track": "cpu",
+            "task": {"name": "copy", "variant": task.variant, "primary": "acc", "higher_is_better": True,
+                     "axis": {"name": "T", "key": "task.delay", "value": delay}},
+            "metrics": {"val": {"acc": acc}, "test": {"acc": acc}}}
+
+
+@pytest.mark.parametrize("accs, skip", [((0.2, 0.3), True), ((0.95, 0.3), False), ((0.2, None), False)])
+def test_climbing_stops_after_two_failed_axis_values(tmp_path, accs, skip):
+    for delay, acc in zip((32, 64), accs):
+        for seed in range(3 if acc is not None else 2):
+            write_record(_record(delay, seed, acc if acc is not None else 0.1), tmp_path)
+    write_record(_record(16, 0, 1.0), tmp_path)
+    cfg = OmegaConf.create({"model": {"name": "lru"}, "task": {"_target_": "tasks.copy.CopyTask", "delay": 128},
+                            "optimizer": {"lr": 0.003}, "seed": 0, "results_dir": str(tmp_path)})
+    got = failed_below(cfg, CopyTask(delay=128), 2)
+    assert (got == [64, 32]) if skip else got is None
