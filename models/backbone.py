@@ -8,14 +8,14 @@ bare:  one recurrent layer straight from input to output, y = Re(C h) + D x,
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.layer import GROUPS, RecurrentLayer
+from models.layer import OTHER, ParamRole, RecurrentLayer, group_by_role
 
 
 class ChannelNorm(nn.Module):
@@ -100,18 +100,18 @@ class Backbone(nn.Module):
             y = y[:, -1]
         return self.decoder(y)
 
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        """Every parameter by role; encoder, MLPs, norms and decoder count as `other`."""
-        groups = {g: [] for g in GROUPS}
+    def named_roles(self) -> Iterator[tuple[str, nn.Parameter, ParamRole]]:
+        """Every parameter of the model with its role: the recurrent layers' own
+        declarations; encoder, norms, MLPs and decoder are `other`."""
+        declared = {}
         for layer in self.recurrent_layers():
-            for g, ps in layer.param_groups().items():
-                groups[g] += ps
-        seen = {id(p) for ps in groups.values() for p in ps}
-        groups["other"] += [p for p in self.parameters() if id(p) not in seen]
-        return groups
+            declared.update({id(p): role for _, p, role in layer.named_roles()})
+        for name, p in self.named_parameters():
+            yield name, p, declared.get(id(p), OTHER)
 
-    def slow_params(self) -> list[nn.Parameter]:
-        return [p for layer in self.recurrent_layers() for p in layer.slow_params()]
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Every parameter by role (the sensitivity suite's groups)."""
+        return group_by_role(self.named_roles())
 
     def state_size(self) -> int:
         return sum(layer.state_size() for layer in self.recurrent_layers())

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from models.layer import require_input
 from models.torch_rnn import TorchRNNLayer, chrono_bias
 
 
@@ -23,8 +24,8 @@ class GRU(TorchRNNLayer):
     def state_size(self) -> int:
         return self.hidden
 
-    def eigenvalues(self, x: torch.Tensor) -> torch.Tensor:
+    def eigenvalues(self, x: torch.Tensor | None = None) -> torch.Tensor:
         """Mean update gate z per unit (h' = (1-z) n + z h): the state's decay factor."""
-        pre = self.gate_preactivations(x)
+        pre = self.gate_preactivations(require_input(self, x))
         h = self.hidden
         return torch.sigmoid(pre[..., h: 2 * h]).mean(dim=(0, 1))

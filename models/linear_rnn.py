@@ -20,13 +20,11 @@ Initialisation of A (`init`), per head of size n:
 B ~ N(0, 1/d_model), C ~ N(0, 1/N), D ~ N(0, 1).
 
 Training path: a sequential loop over time (one addmm per step; the inputs are
-unbound once so autograd does not re-materialise the sequence at every step).
-Measured on 2 CPU cores it is within ~20% of a hand-written autograd.Function with
-an adjoint loop, so the loop is both the reference and the training path; it also
-supports forward-mode AD (torch.func.jvp) and vmap as is. The teacher task (L 300,
-N 64, d 1, batch 128) takes 76 ms per fwd+bwd on one CPU thread (an FFT convolution
-with the kernel A^k B was 4x slower there). On a GPU the loop is launch-bound: one
-layer at batch 32, L 784, N 128 takes 78 ms fwd+bwd on an H200, the fused LSTM 4 ms.
+unbound once so autograd does not re-materialise the sequence at every step). It is
+about as fast on CPU as a hand-written autograd.Function with an adjoint loop and
+faster than an FFT convolution with the kernel A^k B, so the loop is both the
+reference and the training path; it also supports forward-mode AD (torch.func.jvp)
+and vmap as is. On a GPU the loop is launch-bound (timings: benchmarks/README.md).
 Diagonalising A and using the diagonal scan would be exact only in exact arithmetic
 (ill-conditioned eigenvectors), and chunked matrix scans cost O(L·T·N²) per
 sequence, more than the loop's O(L·N²) on CPU.
@@ -39,7 +37,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from models.layer import RecurrentLayer
+from models.layer import ParamRole, RecurrentLayer
 
 
 def paper_init(n: int, r_min: float, r_max: float, max_phase: float) -> torch.Tensor:
@@ -110,7 +108,7 @@ class LinearRNN(RecurrentLayer):
         n = self.d_state // self.heads
         return torch.einsum("hij,hg->higj", self.A, eye).reshape(self.heads * n, self.heads * n)
 
-    def eigenvalues(self) -> torch.Tensor:
+    def eigenvalues(self, x: torch.Tensor | None = None) -> torch.Tensor:
         """Eigenvalues of A, (N,) complex, head by head."""
         return torch.linalg.eigvals(self.A).reshape(-1)
 
@@ -138,12 +136,9 @@ class LinearRNN(RecurrentLayer):
             out[lag] = float((p**2).sum())
         return out
 
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        return self._complete({"recurrent": [self.A]})
-
-    def slow_params(self) -> list[nn.Parameter]:
-        # As the LRU's λ and B (App. D.2): the recurrent matrix and the input matrix.
-        return [self.A, self.B]
+    def param_roles(self) -> dict[str, ParamRole]:
+        # As the LRU's λ and B (App. D.2): the recurrent matrix and the input matrix are slow.
+        return {"A": ParamRole("recurrent", slow=True), "B": ParamRole("other", slow=True)}
 
     def state_size(self) -> int:
         return self.d_state

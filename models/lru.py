@@ -5,7 +5,8 @@ h_t = λ ⊙ h_{t-1} + γ ⊙ (B x_t),   y_t = Re(C h_t) + D ⊙ x_t
 `param` chooses how λ is parametrised (`exp`: λ = exp(-exp(ν_log) + i exp(θ_log)),
 the LRU's; `polar`: λ = ν e^{iθ}; `re_im`: λ = a + ib) and `gamma` whether the input
 is normalised by a learned γ (initialised to sqrt(1-|λ|²)). `param=re_im gamma=none`
-is the paper's complex RNN (cRNN), whose state is cursed by memory.
+is the paper's complex RNN (cRNN), whose state is cursed by memory. `scan_impl` picks
+the kernel of the recurrence (models.scan.policy; "auto" by device, same values).
 """
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from models.layer import RecurrentLayer
+from models.layer import ParamRole, RecurrentLayer
 from models.scan import scan
+from models.scan.policy import ScanImpl, check_impl
 
 
 def ring_init(n: int, r_min: float, r_max: float, max_phase: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -38,13 +40,16 @@ class LRU(RecurrentLayer):
         max_phase: float = 2 * math.pi,
         param: Literal["exp", "polar", "re_im"] = "exp",
         gamma: Literal["learned", "none"] = "learned",
+        scan_impl: ScanImpl = "auto",
     ):
         super().__init__()
+        check_impl("scan", scan_impl, "model.scan_impl")
         if not 0 <= r_min < r_max <= 1:
             raise ValueError(f"model.r_min={r_min}, model.r_max={r_max}: need 0 <= r_min < r_max <= 1")
         if d_model < 1 or d_state < 1:
             raise ValueError(f"model.d_model={d_model}, model.d_state={d_state}: widths must be >= 1")
         self.d_model, self.d_state, self.param, self.gamma_mode = d_model, d_state, param, gamma
+        self.scan_impl = scan_impl
         modulus, phase = ring_init(d_state, r_min, r_max, max_phase)
         if param == "exp":
             # Tiny floors keep log finite when r_max = 1 or the phase draw is 0.
@@ -64,7 +69,7 @@ class LRU(RecurrentLayer):
         self.C_im = nn.Parameter(torch.randn(d_model, d_state) / math.sqrt(d_state))
         self.D = nn.Parameter(torch.randn(d_model))
 
-    def eigenvalues(self) -> torch.Tensor:
+    def eigenvalues(self, x: torch.Tensor | None = None) -> torch.Tensor:
         if self.param == "exp":
             return torch.exp(torch.complex(-torch.exp(self.nu_log), torch.exp(self.theta_log)))
         if self.param == "polar":
@@ -83,11 +88,14 @@ class LRU(RecurrentLayer):
         if gamma is not None:
             weight = weight * gamma[:, None, None]
         u = x @ weight.reshape(2 * self.d_state, self.d_model).T
-        # The recurrence runs in float32 even under bf16/fp16 autocast (complex halves do not exist).
-        return torch.view_as_complex(u.float().unflatten(-1, (self.d_state, 2)))
+        # Complex halves do not exist: under bf16/fp16 autocast the recurrence runs in
+        # float32. Wider dtypes stay as they are (a float64 layer must stay float64).
+        if u.dtype in (torch.float16, torch.bfloat16):
+            u = u.float()
+        return torch.view_as_complex(u.unflatten(-1, (self.d_state, 2)))
 
     def states(self, x: torch.Tensor) -> torch.Tensor:
-        return scan(self.eigenvalues(), self.drive(x))
+        return scan(self.eigenvalues(), self.drive(x), impl=self.scan_impl)
 
     def readout(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Re(C h_t) + D ⊙ x_t as one real matmul on the interleaved (re, im) view of h."""
@@ -97,19 +105,16 @@ class LRU(RecurrentLayer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.readout(self.states(x), x)
 
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+    def param_roles(self) -> dict[str, ParamRole]:
         recurrent = {"exp": ["nu_log"], "polar": ["nu"], "re_im": ["lam_re", "lam_im"]}[self.param]
         angle = {"exp": ["theta_log"], "polar": ["theta"], "re_im": []}[self.param]
-        norm = ["gamma_log"] if self.gamma_mode == "learned" else []
-        return self._complete({
-            "recurrent": [getattr(self, n) for n in recurrent],
-            "angle": [getattr(self, n) for n in angle],
-            "norm": [getattr(self, n) for n in norm],
-        })
-
-    def slow_params(self) -> list[nn.Parameter]:
-        # The LRU paper also slows the input matrix B (App. D.2).
-        return super().slow_params() + [self.B_re, self.B_im]
+        roles = {n: ParamRole("recurrent", slow=True) for n in recurrent}
+        roles |= {n: ParamRole("angle", slow=True) for n in angle}
+        if self.gamma_mode == "learned":
+            roles["gamma_log"] = ParamRole("norm", slow=True)
+        # The LRU paper also slows the input matrix B (App. D.2); it is an `other` parameter to the suite.
+        roles |= {n: ParamRole("other", slow=True) for n in ("B_re", "B_im")}
+        return roles
 
     def state_size(self) -> int:
         return 2 * self.d_state

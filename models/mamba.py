@@ -10,27 +10,20 @@ Initialisation as `mamba_simple.py`: A_log = log(1..N) per channel (S4D-real),
 dt_proj.bias = softplus⁻¹(Δ) with Δ log-uniform in [dt_min, dt_max] (floored at
 1e-4), dt_proj.weight ~ U[±dt_rank^-½], D = 1, no biases in in/x/out_proj, conv bias on.
 
-The selective scan (models.selective_scan) runs two ways (`scan_impl`, default "auto"):
+The selective scan (models.selective_scan) runs one of two ways, `scan_impl`
+resolved by models.scan.policy ("auto": "fused" on CPU, "scan" elsewhere):
 
-* "fused" (auto on CPU): a time loop over cache-resident blocks of the state with a
-  hand-written backward that recomputes the state from checkpoints every K steps;
-  nothing of size (b, L, d_inner·N) is ever built. One layer's forward+backward on
-  one CPU thread (2-core AMD EPYC under other load; min of 3, interleaved), "scan"
-  -> "fused": b 64, L 784, d_model 64: 9.6 s -> 1.3 s (7.4x), process peak RSS
-  3.35 GB -> 0.83 GB; b 32, L 784, d_model 128: 8.8 s -> 1.4 s (6.2x), 3.37 GB ->
-  0.84 GB; b 32, L 120, d_model 64: 0.38 s -> 0.10 s (3.8x), 0.78 GB -> 0.31 GB.
-* "scan" (auto elsewhere): exp(ΔA) and ΔBx as (b, L, d_inner·N) tensors through
-  models.scan (parallel / compiled scan). Those tensors dominate memory (32 x 784 x
-  4096 fp32 = 411 MB each; one layer keeps 2 of them from forward to backward and
-  peaks at ~7 in backward: +2.7 GB measured on CPU), so when one would exceed
-  `max_scan_mb` (default 1 GiB) the channels are processed in chunks whose scan is
-  recomputed in the backward pass (activation checkpointing): nothing of size
-  (batch, L, d_inner·N) is kept between forward and backward and the peak is ~7
-  chunks, at the price of one more forward of the scan. Measured for the case above
-  at max_scan_mb=64 (7 chunks): CPU peak +934 MB instead of +2.7 GB, 1.1x the time;
-  H200 peak 0.70 GB instead of 2.8 GB, but 2.5-5x the time (small chunks are
-  launch-bound), so on a GPU raise it or set 0 (never chunk). `max_scan_mb` applies
-  to this path only.
+* "fused": a time loop over cache-resident blocks of the state with a hand-written
+  backward that recomputes the state from checkpoints every K steps; nothing of size
+  (b, L, d_inner·N) is ever built (timings and memory: benchmarks/README.md).
+* "scan": exp(ΔA) and ΔBx as (b, L, d_inner·N) tensors through models.scan
+  (parallel / compiled scan). Those tensors dominate memory (32 x 784 x 4096 fp32 =
+  411 MB each), so when one would exceed `max_scan_mb` (default 1 GiB) the channels
+  are processed in chunks whose scan is recomputed in the backward pass (activation
+  checkpointing): nothing of size (batch, L, d_inner·N) is kept between forward and
+  backward, at the price of one more forward of the scan. Small chunks are
+  launch-bound on a GPU, so there raise it or set 0 (never chunk); measurements in
+  benchmarks/README.md. `max_scan_mb` applies to this path only.
 
 `states` (every state, for the sensitivity probes; forward-mode AD) always takes the
 "scan" path: it returns a (b, L, d_inner·N) tensor anyway.
@@ -45,9 +38,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from models.layer import RecurrentLayer
+from models.layer import ParamRole, RecurrentLayer, require_input
+from models.scan.policy import SelectiveImpl, check_impl, resolve_impl
 from models.selective_scan import (
-    IMPLS,
     selective_scan,
     selective_scan_fused,
     selective_scan_materialised,
@@ -71,7 +64,7 @@ class Mamba(RecurrentLayer):
         dt_min: float = 1e-3,
         dt_max: float = 1e-1,
         max_scan_mb: float = 1024.0,
-        scan_impl: str = "auto",
+        scan_impl: SelectiveImpl = "auto",
     ):
         super().__init__()
         if d_model < 1 or d_state < 1:
@@ -86,8 +79,7 @@ class Mamba(RecurrentLayer):
             raise ValueError(f"model.dt_min={dt_min}, model.dt_max={dt_max}: need 0 < dt_min <= dt_max")
         if max_scan_mb < 0:
             raise ValueError(f"model.max_scan_mb={max_scan_mb}: must be >= 0 (0 = never chunk)")
-        if scan_impl not in IMPLS:
-            raise ValueError(f"model.scan_impl={scan_impl}: must be one of {', '.join(IMPLS)}")
+        check_impl("selective", scan_impl, "model.scan_impl")
         self.d_model, self.d_state, self.max_scan_mb, self.scan_impl = d_model, d_state, max_scan_mb, scan_impl
         self.d_inner = d_inner = expand * d_model
         self.dt_rank = dt_rank = dt_rank or math.ceil(d_model / 16)
@@ -114,8 +106,8 @@ class Mamba(RecurrentLayer):
         x = F.silu(self.conv1d(x.transpose(-1, -2))[..., :L].transpose(-1, -2).contiguous())
         dt, B, C = self.x_proj(x).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         # = self.dt_proj(dt). Written as dt @ Wᵀ so that autograd forms the weight gradient
-        # as dtᵀ g (dt_rank x d_inner) rather than gᵀ dt: MKL takes ~10x longer for the
-        # latter (output width dt_rank = 4 at d_model 64), ~70 ms at b 64, L 784 on CPU.
+        # as dtᵀ g (dt_rank x d_inner) rather than gᵀ dt, which MKL computes far more
+        # slowly for an output as narrow as dt_rank (benchmarks/README.md).
         delta = F.softplus(torch.matmul(dt, self.dt_proj.weight.t().contiguous()) + self.dt_proj.bias)
         return x, z, delta, B, C
 
@@ -127,19 +119,20 @@ class Mamba(RecurrentLayer):
         _, _, delta, _, _ = self._inner(u)
         return torch.exp(delta.unsqueeze(-1) * self.A())
 
-    def eigenvalues(self, u: torch.Tensor) -> torch.Tensor:
-        """exp(Δ_t A) flattened like `states`: (b, L, d_inner·N), channel-major."""
-        return self.transition(u).flatten(-2)
+    def eigenvalues(self, x: torch.Tensor | None = None) -> torch.Tensor:
+        """exp(Δ_t A) along the layer input x, flattened like `states`: (b, L, d_inner·N), channel-major."""
+        return self.transition(require_input(self, x)).flatten(-2)
 
-    def states(self, u: torch.Tensor) -> torch.Tensor:
-        """h: (b, L, d_inner·N) real, channel-major (index c·N + n)."""
-        x, _, delta, B, C = self._inner(u)
-        _, h = selective_scan_materialised(x, delta, self.A(), B, C, self.D, return_states=True)
+    def states(self, x: torch.Tensor) -> torch.Tensor:
+        """h: (b, L, d_inner·N) real, channel-major (index c·N + n), for the layer input x."""
+        inner, _, delta, B, C = self._inner(x)
+        _, h = selective_scan_materialised(inner, delta, self.A(), B, C, self.D, return_states=True)
         return h.flatten(-2)
 
-    def gradient_flow(self, u: torch.Tensor, lags: list[int]) -> dict[int, float]:
+    @torch.no_grad()
+    def gradient_flow(self, x: torch.Tensor, lags: list[int]) -> dict[int, float]:
         """‖∂h_T/∂h_{T-k}‖_F² = Σ_{c,n} Π_{s=T-k+1}^{T} exp(2 Δ_s A), averaged over the batch."""
-        _, _, delta, _, _ = self._inner(u)
+        _, _, delta, _, _ = self._inner(x)
         log_a2 = 2 * delta.double().unsqueeze(-1) * self.A().double()      # (b, L, d, N)
         tail = log_a2.flip(1).cumsum(1)                                      # [:, k-1]: Σ over the last k steps
         return {k: float(tail[:, k - 1].exp().sum((-1, -2)).mean()) for k in lags}
@@ -151,15 +144,10 @@ class Mamba(RecurrentLayer):
         per_channel = batch * length * self.d_state * itemsize / 2**20
         return max(1, min(self.d_inner, int(self.max_scan_mb // max(per_channel, 1e-9))))
 
-    def _impl(self, device: torch.device) -> str:
-        if self.scan_impl == "auto":
-            return "fused" if device.type == "cpu" else "scan"
-        return self.scan_impl
-
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         x, z, delta, B, C = self._inner(u)
         A = self.A()
-        impl = self._impl(x.device)
+        impl = resolve_impl("selective", self.scan_impl, x.device)
         if impl != "scan":
             return self.out_proj(selective_scan(x, delta, A, B, C, self.D, impl=impl) * F.silu(z))
         step = self._scan_chunk_channels(math.prod(x.shape[:-2]), x.shape[-2], x.element_size())
@@ -177,16 +165,12 @@ class Mamba(RecurrentLayer):
             y = torch.cat(parts, dim=-1)
         return self.out_proj(y * F.silu(z))
 
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        # Δ_t (dt_proj) is the selective input/forget gate: `norm`, like the LRU's γ.
-        return self._complete({
-            "recurrent": [self.A_log],
-            "norm": [self.dt_proj.weight, self.dt_proj.bias],
-        })
-
-    def slow_params(self) -> list[nn.Parameter]:
-        # SPEC: "A, dt for SSMs" get lr × lr_factor and no weight decay.
-        return [self.A_log, self.dt_proj.bias]
+    def param_roles(self) -> dict[str, ParamRole]:
+        # Δ_t (dt_proj) is the selective input/forget gate: `norm`, like the LRU's γ. SPEC §3
+        # slows "A, dt": A_log and Δ's bias (its init sets dt); the projection weight is a
+        # matrix of the input and trains as one.
+        return {"A_log": ParamRole("recurrent", slow=True), "dt_proj.bias": ParamRole("norm", slow=True),
+                "dt_proj.weight": ParamRole("norm", slow=False)}
 
     def state_size(self) -> int:
         return self.d_inner * self.d_state

@@ -25,7 +25,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from models.layer import RecurrentLayer
+from models.layer import ParamRole, RecurrentLayer
 from models.scan import fft_conv, scan
 
 
@@ -68,7 +68,7 @@ class S4D(RecurrentLayer):
         abar = torch.exp(dta)
         return abar, (abar - 1) / a
 
-    def eigenvalues(self) -> torch.Tensor:
+    def eigenvalues(self, x: torch.Tensor | None = None) -> torch.Tensor:
         """exp(Δ A) per channel and mode, flattened to (H·N/2,) complex (channel-major)."""
         return self.discrete()[0].reshape(-1)
 
@@ -76,7 +76,7 @@ class S4D(RecurrentLayer):
         """K_l = 2 Re(Σ_n C B̄ Ā^l), (length, H) real.
 
         Ā^l = e^{l Re(ΔA)} (cos + i sin)(l Im(ΔA)) in real arithmetic: the same values as
-        exp(l ΔA), 2x faster on CPU than complex exp, and the contraction stays real.
+        exp(l ΔA), faster on CPU than complex exp, and the contraction stays real.
         """
         a = self.continuous()
         dta = a * torch.exp(self.log_dt).unsqueeze(-1)                       # (H, M)
@@ -103,9 +103,10 @@ class S4D(RecurrentLayer):
             return self.readout(self.states(x), x)
         return fft_conv(x, self.kernel(x.shape[-2])) + self.D * x
 
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+    def param_roles(self) -> dict[str, ParamRole]:
         # |Ā| = exp(-exp(log_A_real)·Δ) depends on both log_A_real and log_dt.
-        return self._complete({"recurrent": [self.log_A_real, self.log_dt], "angle": [self.A_imag]})
+        return {"log_A_real": ParamRole("recurrent", slow=True), "log_dt": ParamRole("recurrent", slow=True),
+                "A_imag": ParamRole("angle", slow=True)}
 
     def state_size(self) -> int:
         return self.d_model * self.d_state

@@ -10,10 +10,8 @@ Shapes (b batch, L time, d inner channels, N state per channel)::
 
 Entry points:
 
-* ``selective_scan(..., impl="auto")``: dispatch; "auto" is "fused" on CPU and
-  "scan" elsewhere (a GPU runs the materialising scan as a few large kernels, while
-  the fused loop launches a few small ones per time step: not measured on a GPU,
-  so not used there).
+* ``selective_scan(..., impl="auto")``: dispatch; "auto" is resolved by device in
+  models.scan.policy ("fused" on CPU, "scan" elsewhere).
 * ``selective_scan_fused``: a ``torch.autograd.Function`` that never builds a
   (b, L, d, N) tensor (see below).
 * ``selective_scan_materialised``: exp(ΔA) and ΔBx as (b, L, d·N) tensors through
@@ -22,12 +20,12 @@ Entry points:
 * ``selective_scan_reference``: the plain loop over time (the test oracle).
 
 Fused algorithm (CPU). Inside, a state is laid out (N, d) - channels last, so that
-the N-contractions are sums over a middle axis, ~3x faster than over a last axis
+the N-contractions are sums over a middle axis, faster than over a last axis
 of 16 - and the work goes in blocks of ``bc`` sequences x ``K`` steps (defaults
 from ``_block_shape``: a block's state (bc, N, d) ~64 KB and one (bc, K, N, d)
 buffer ~1 MB, so that the per-step ops run in L2; K also the checkpoint interval,
 8..64, raised when the checkpoints would pass 256 MB). exp(v) is computed as
-exp2(v log2 e) (torch's exp2 is ~2x faster than its exp on CPU).
+exp2(v log2 e) (torch's exp2 is faster than its exp on CPU).
 
 * forward, per block: a = exp(Δ A) and (Δx) ⊗ B for the K steps at once (two
   reused block buffers), then K in-place ``addcmul``s h_t = b_t + a_t h_{t-1}, then
@@ -64,22 +62,19 @@ import torch
 from torch import Tensor
 
 from models.scan import scan
+from models.scan.policy import resolve_impl
 
-__all__ = ["selective_scan", "selective_scan_fused", "selective_scan_materialised", "selective_scan_reference",
-           "IMPLS"]
+__all__ = ["selective_scan", "selective_scan_fused", "selective_scan_materialised", "selective_scan_reference"]
 
-IMPLS = ("auto", "fused", "scan", "reference")
 _STATE_BYTES = 64 * 2**10     # target size of one block's state (bc, N, d): per-step ops run in L2
 _BLOCK_BYTES = 1 * 2**20      # target size of one (bc, K, N, d) block buffer
 _MAX_CHECKPOINT_BYTES = 256 * 2**20  # lengthen segments beyond that
 
 
 def _block_shape(b: int, L: int, state_bytes: int) -> tuple[int, int]:
-    """(bc, K): sequences per block and steps per segment, from the cache budget
-    (measured on a 2-core AMD EPYC, 512 KB L2 per core, one thread, b 64, L 784,
-    d 128, N 16: bc 4-32 x K 8-32 all within the noise of a loaded machine, ~1.4x
-    slower with all 64 sequences in one block). K grows when the checkpoints (b L / K states) would pass
-    _MAX_CHECKPOINT_BYTES."""
+    """(bc, K): sequences per block and steps per segment, from the cache budget (a
+    wide plateau of good choices; the measurement is in benchmarks/README.md). K grows
+    when the checkpoints (b L / K states) would pass _MAX_CHECKPOINT_BYTES."""
     bc = max(1, min(b, _STATE_BYTES // max(state_bytes, 1)))
     K = max(8, min(64, _BLOCK_BYTES // max(bc * state_bytes, 1)))
     K = max(K, -(-b * L * state_bytes // _MAX_CHECKPOINT_BYTES))
@@ -110,7 +105,7 @@ def selective_scan_materialised(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, 
     drive = (delta * x).unsqueeze(-1) * B.unsqueeze(-2)                  # (b, L, d, N)
     h0f = None if h0 is None else h0.reshape(b_, d * n)
     h = scan(a.reshape(b_, L, d * n), drive.reshape(b_, L, d * n), h0f).view(b_, L, d, n)
-    y = (h * C.unsqueeze(-2)).sum(-1)  # mul+sum: 2x faster than a batched matvec on CPU
+    y = (h * C.unsqueeze(-2)).sum(-1)  # mul+sum: faster than a batched matvec on CPU
     if D is not None:
         y = y + D * x
     return (y, h) if return_states else y
@@ -119,7 +114,7 @@ def selective_scan_materialised(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, 
 # -- the fused loop -----------------------------------------------------------------------------
 # States (N, d), A as (N, d); x, delta (b, L, d) and B, C (b, L, N) stay batch-major.
 # Block buffers are (bc, K, N, d): a batch chunk of bc sequences, K steps.
-_LOG2E = 1.0 / math.log(2.0)  # exp(v) = exp2(v log2 e): torch's exp2 is ~2x faster than exp on CPU
+_LOG2E = 1.0 / math.log(2.0)  # exp(v) = exp2(v log2 e): torch's exp2 is faster than exp on CPU
 
 
 def _blocks(b: int, L: int, bc: int, K: int):
@@ -387,11 +382,8 @@ def _check(x, delta, A, B, C, D, h0) -> None:
 
 def selective_scan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
                    h0: Tensor | None = None, *, impl: str = "auto") -> Tensor:
-    """y (b, L, d) of the selective scan; ``impl`` one of IMPLS (module docstring)."""
-    if impl not in IMPLS:
-        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
-    if impl == "auto":
-        impl = "fused" if x.device.type == "cpu" else "scan"
+    """y (b, L, d) of the selective scan; ``impl`` one of models.scan.policy.SELECTIVE_IMPLS."""
+    impl = resolve_impl("selective", impl, x.device)
     if impl == "fused":
         return selective_scan_fused(x, delta, A, B, C, D, h0)
     if impl == "scan":

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.layer import RecurrentLayer
+from models.layer import ParamRole, RecurrentLayer
 
 
 class TorchRNNProbes:
@@ -47,6 +47,9 @@ class TorchRNNLayer(TorchRNNProbes, RecurrentLayer):
     projected back to d_model when it differs."""
 
     rnn_class: type[nn.RNNBase]
+    # torch's fused RNN kernels (mkldnn on CPU, cuDNN) have no forward-mode rules, and
+    # two float64 passes of the fused kernel are far cheaper than a decomposed JVP.
+    forward_ad = False
 
     def __init__(self, d_model: int, d_state: int | None = None, **rnn_kwargs):
         super().__init__()
@@ -61,12 +64,9 @@ class TorchRNNLayer(TorchRNNProbes, RecurrentLayer):
         h, _ = self.rnn(x)
         return self.proj(h)
 
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        return self._complete({"recurrent": [self.rnn.weight_hh_l0]})
-
-    def slow_params(self) -> list[nn.Parameter]:
+    def param_roles(self) -> dict[str, ParamRole]:
         # Gated and vanilla RNNs train with the ordinary learning rate.
-        return []
+        return {"rnn.weight_hh_l0": ParamRole("recurrent", slow=False)}
 
     def gate_bias(self, gate: int, n_gates: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Views of the input and hidden bias of one gate (torch packs gates in rows)."""

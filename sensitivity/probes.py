@@ -1,9 +1,10 @@
 """The paper's diagnostics M1–M8 (SPEC §5) for any model built on the backbone.
 
 Each probe takes the model, a fixed probe batch and the captured input of every
-recurrent layer; layers contribute what only they know through optional methods
-(`states`, `eigenvalues`, `gradient_flow`, `drive`, `input_scale`), and a probe
-whose method is missing is left out of the record rather than guessed.
+recurrent layer; layers contribute what only they know through the probe methods
+of models.layer.RecurrentLayer (`states`, `eigenvalues`, `gradient_flow`, `drive`,
+`input_scale`), and a measurement a layer answers with None is left out of the
+record rather than guessed.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, jvp
 
-from models.layer import GROUPS, RecurrentLayer
+from models.layer import ROLES, RecurrentLayer
 
 
 def mean_sq(t: torch.Tensor) -> float:
@@ -59,16 +60,19 @@ def capture(model: nn.Module, x: torch.Tensor) -> LayerInputs:
 # -- M1 activity --------------------------------------------------------------
 @torch.no_grad()
 def activity(layer: RecurrentLayer, x: torch.Tensor, y: torch.Tensor, burn_in: float) -> dict:
+    """E[y²] of the output y and E|h|² of the states for the input x (x may hold fewer
+    sequences than y: the states are the expensive part)."""
     out = {"act_m2": mean_sq(after_burn_in(y, burn_in))}
-    if hasattr(layer, "states"):
-        out["state_m2"] = mean_sq(after_burn_in(layer.states(x), burn_in))
+    h = layer.states(x)
+    if h is not None:
+        out["state_m2"] = mean_sq(after_burn_in(h, burn_in))
     return out
 
 
 # -- M2 gradient second moment per group ---------------------------------------
 def group_grad_m2(groups: dict[str, list[nn.Parameter]]) -> dict[str, float | None]:
     out = {}
-    for g in GROUPS:
+    for g in ROLES:
         grads = [p.grad.reshape(-1) for p in groups.get(g, []) if p.grad is not None]
         out[g] = float(torch.cat(grads).double().pow(2).mean()) if grads else None
     return out
@@ -105,30 +109,25 @@ def _tangent(p: torch.Tensor, diagonal: bool, generator: torch.Generator) -> tor
 
 
 def directional_state_derivative(layer: RecurrentLayer, name: str, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """d states / dω · v with x held fixed: forward-mode AD, or float64 central
-    differences where an op (e.g. a fused RNN kernel) has no forward-mode rule."""
+    """d states / dω · v with x held fixed: one forward-mode JVP, or float64 central
+    differences (two passes) for a layer that declares `forward_ad = False`."""
     wrapper = _States(layer)
     params = {f"layer.{n}": p.detach() for n, p in layer.named_parameters()}
     key = f"layer.{name}"
-
-    def states_at(w: torch.Tensor) -> torch.Tensor:
-        return functional_call(wrapper, {**params, key: w}, (x,))
-
-    try:
-        return jvp(states_at, (params[key],), (v,))[1]
-    except (RuntimeError, NotImplementedError):
-        w = params[key].double()
-        eps = 1e-4 * max(1.0, float(w.abs().max()))
-        double = {k: p.double() for k, p in params.items()}
-        plus = functional_call(wrapper, {**double, key: w + eps * v.double()}, (x.double(),))
-        minus = functional_call(wrapper, {**double, key: w - eps * v.double()}, (x.double(),))
-        return ((plus - minus) / (2 * eps)).to(x.dtype)
+    if layer.forward_ad:
+        return jvp(lambda w: functional_call(wrapper, {**params, key: w}, (x,)), (params[key],), (v,))[1]
+    w = params[key].double()
+    eps = 1e-4 * max(1.0, float(w.abs().max()))
+    double = {k: p.double() for k, p in params.items()}
+    plus = functional_call(wrapper, {**double, key: w + eps * v.double()}, (x.double(),))
+    minus = functional_call(wrapper, {**double, key: w - eps * v.double()}, (x.double(),))
+    return ((plus - minus) / (2 * eps)).to(x.dtype)
 
 
 @torch.no_grad()
 def state_sensitivity(layer: RecurrentLayer, x: torch.Tensor, burn_in: float, probes: int = 2, seed: int = 0) -> dict:
     """M3: E|∂h_t/∂ω|² per recurrent (and angle) parameter tensor; M3b: relative to E|h|²."""
-    if not hasattr(layer, "states"):
+    if layer.states(x[:1, :1]) is None:  # one step of one sequence is enough to ask
         return {}
     names = {id(p): n for n, p in layer.named_parameters()}
     groups = layer.param_groups()
@@ -155,18 +154,21 @@ def theory_check(layer: RecurrentLayer, x: torch.Tensor, burn_in: float) -> dict
     power and lag-1 autocorrelation of the drive Bx measured on the probe batch."""
     from sensitivity.theory import S
 
-    if not (layer.diagonal and hasattr(layer, "drive") and hasattr(layer, "input_scale")):
+    if not layer.diagonal:
         return None
+    drive = layer.drive(x, normalise=False)
     recurrent = layer.param_groups()["recurrent"]
-    if not recurrent:
+    if drive is None or not recurrent:
         return None
     names = {id(p): n for n, p in layer.named_parameters()}
     name = names[id(recurrent[0])]
     params = {n: p.detach() for n, p in layer.named_parameters()}
     ones = torch.ones_like(params[name])
     lam, dlam = jvp(lambda w: _eigen(layer, params, name, w), (params[name],), (ones,))
+    if lam.ndim != 1:  # the closed form is for time-invariant eigenvalues
+        return None
     gamma = layer.input_scale()
-    u = after_burn_in(layer.drive(x, normalise=False), burn_in)
+    u = after_burn_in(drive, burn_in)
     channel_dims = tuple(range(u.ndim - 1))
     power = (u.abs() ** 2).mean(dim=channel_dims)
     lag1 = (u[:, 1:] * u[:, :-1].conj()).real.mean(dim=channel_dims)
@@ -207,12 +209,9 @@ def quantile(values: torch.Tensor, q: float) -> float:
 
 @torch.no_grad()
 def memory(layer: RecurrentLayer, x: torch.Tensor, seq_len: int) -> dict | None:
-    if not hasattr(layer, "eigenvalues"):
+    lam = layer.eigenvalues(x)
+    if lam is None:
         return None
-    try:
-        lam = layer.eigenvalues(x)
-    except TypeError:
-        lam = layer.eigenvalues()
     mod = lam.abs().double().reshape(-1).clamp(min=1e-12, max=1 - 1e-12)
     tau = -1.0 / torch.log(mod)
     return {
@@ -227,15 +226,7 @@ def memory(layer: RecurrentLayer, x: torch.Tensor, seq_len: int) -> dict | None:
 @torch.no_grad()
 def gradient_flow(layer: RecurrentLayer, x: torch.Tensor, lags: list[int]) -> dict[int, float] | None:
     lags = [k for k in lags if 1 <= k < x.shape[1]]
-    if not lags:
-        return None
-    if hasattr(layer, "gradient_flow"):
-        return layer.gradient_flow(x, lags)
-    if layer.diagonal and hasattr(layer, "eigenvalues"):
-        mod2 = layer.eigenvalues().abs().double() ** 2
-        if mod2.ndim == 1:
-            return {k: float((mod2**k).sum()) for k in lags}
-    return None
+    return layer.gradient_flow(x, lags) if lags else None
 
 
 # -- M7 curvature -------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""AdamW with linear warm-up and cosine decay; recurrent parameters get
-`lr * lr_factor` and no weight decay (LRU paper, App. D.2)."""
+"""AdamW with linear warm-up and cosine decay; the parameters a layer declares slow
+(recurrent ones: LRU paper, App. D.2) get `lr * lr_factor` and no weight decay."""
 from __future__ import annotations
 
 import math
@@ -28,12 +28,14 @@ class OptimizerSettings:
         self.betas, self.warmup, self.schedule, self.min_lr_ratio = tuple(betas), warmup, schedule, min_lr_ratio
 
     def param_groups(self, model: nn.Module) -> list[dict]:
-        slow = {id(p) for p in model.slow_params()}
+        """Three AdamW groups from the roles the layers declare (models.layer.ParamRole):
+        slow parameters at lr * lr_factor without weight decay; the rest at lr, with
+        weight decay on matrices only (biases, norm gains and vectors are not decayed)."""
         groups = {"slow": [], "decay": [], "no_decay": []}
-        for p in model.parameters():
+        for _, p, role in model.named_roles():
             if not p.requires_grad:
                 continue
-            key = "slow" if id(p) in slow else ("decay" if p.ndim >= 2 else "no_decay")
+            key = "slow" if role.slow else ("decay" if p.ndim >= 2 else "no_decay")
             groups[key].append(p)
         spec = {
             "slow": {"lr": self.lr * self.lr_factor, "weight_decay": 0.0},

@@ -1,13 +1,80 @@
-"""Models: the LRU is initialised as in the paper, every model trains on copy."""
+"""Models: the layer contract holds for every model config, the LRU is initialised as in
+the paper and differentiates in float64, every model trains on copy."""
 from __future__ import annotations
 
 import math
 
 import pytest
 import torch
+from torch.func import functional_call
 
+from common.registry import load_config, model_names
+from models.build import build_model, layer_factory
+from models.layer import ROLES, RecurrentLayer
 from models.lru import LRU
+from tasks.optim import OptimizerSettings
 from tests.helpers import records, train
+
+# Bare-mode models (the ladder) map real inputs straight to outputs: they cannot take copy's tokens.
+STACK_MODELS = [n for n in model_names() if load_config("model", n).get("mode", "stack") != "bare"]
+
+
+
+def lru_slow(layer: LRU) -> set[str]:
+    eig = {"exp": {"nu_log", "theta_log"}, "polar": {"nu", "theta"}, "re_im": {"lam_re", "lam_im"}}[layer.param]
+    return eig | ({"gamma_log"} if layer.gamma_mode == "learned" else set()) | {"B_re", "B_im"}
+
+
+# The LRU paper's rule (SPEC §3) per layer class: which parameters train at lr * lr_factor.
+SLOW = {
+    "LRU": lru_slow,
+    "S4D": lambda _: {"log_A_real", "log_dt", "A_imag"},
+    "Mamba": lambda _: {"A_log", "dt_proj.bias"},
+    "LinearRNN": lambda _: {"A", "B"},
+    "RNN": lambda _: set(), "LSTM": lambda _: set(), "GRU": lambda _: set(),
+}
+
+
+def layer_of(name: str, d_model: int = 4) -> RecurrentLayer:
+    torch.manual_seed(0)
+    return layer_factory(load_config("model", name).layer)(d_model)
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_every_model_config_honours_the_layer_contract(name):
+    """One role per parameter; the optimiser's and the suite's groups both follow it; each
+    probe method answers with the documented shape or None (never an AttributeError)."""
+    layer = layer_of(name)
+    named = list(layer.named_roles())
+    assert [n for n, _, _ in named] == [n for n, _ in layer.named_parameters()]
+    groups = layer.param_groups()
+    assert tuple(groups) == ROLES
+    assert sorted(id(p) for ps in groups.values() for p in ps) == sorted(id(p) for p in layer.parameters())
+    slow = {n for n, _, role in named if role.slow}
+    assert slow == SLOW[type(layer).__name__](layer)
+    x = torch.randn(2, 12, 4)
+    h = layer.states(x)
+    assert h is None or h.shape[:2] == (2, 12)
+    lam = layer.eigenvalues(x)
+    assert lam is None or lam.ndim in (1, 3)
+    flow = layer.gradient_flow(x, [1, 5])
+    assert flow is None or set(flow) == {1, 5}
+    u = layer.drive(x)
+    assert u is None or u.shape[:2] == (2, 12)
+    assert layer.state_size() > 0
+
+
+@pytest.mark.parametrize("name", STACK_MODELS)
+def test_optimiser_groups_follow_the_declared_roles(name):
+    cfg = load_config("model", name)
+    model = build_model(cfg, d_input=5, d_output=5, input_kind="real", readout="step")
+    groups = OptimizerSettings(lr=1.0, lr_factor=0.25, weight_decay=0.05).param_groups(model)
+    by_name = {g["name"]: g for g in groups}
+    slow = {id(p) for _, p, role in model.named_roles() if role.slow}
+    assert {id(p) for p in by_name.get("slow", {"params": []})["params"]} == slow
+    if slow:
+        assert by_name["slow"]["lr"] == 0.25 and by_name["slow"]["weight_decay"] == 0.0
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
 
 
 def test_lru_ring_initialisation_matches_the_paper():
@@ -57,17 +124,36 @@ def test_lru_parametrisations_give_the_same_eigenvalues_at_init(param, gamma):
     assert groups["recurrent"] and (param == "re_im") == (not groups["angle"])
 
 
-MODELS = ["rnn", "lstm", "gru", "lru"]
+@pytest.mark.parametrize("param", ["exp", "polar", "re_im"])
+def test_lru_in_float64_passes_gradcheck(param):
+    """Input drive, scan and readout all stay float64 in a .double() layer (inputs and parameters)."""
+    torch.manual_seed(0)
+    layer = LRU(d_model=3, d_state=4, r_min=0.5, r_max=0.9, param=param).double()
+    x = torch.randn(2, 7, 3, dtype=torch.float64, requires_grad=True)
+    assert layer.states(x).dtype == torch.complex128
+    names = [n for n, _ in layer.named_parameters()]
+    params = [p.detach().requires_grad_() for _, p in layer.named_parameters()]
+
+    def f(x, *ps):
+        return functional_call(layer, dict(zip(names, ps)), (x,))
+
+    assert torch.autograd.gradcheck(f, (x, *params), eps=1e-6, atol=1e-6)
+
+
+def test_lru_under_bf16_autocast_runs_its_recurrence_in_float32():
+    layer = LRU(d_model=4, d_state=8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert layer.drive(torch.randn(2, 5, 4)).dtype == torch.complex64
 
 
 def test_each_model_trains_a_few_steps_on_copy(tmp_path):
-    """One multirun (one process start) trains every foundation model for 20 steps."""
-    out = train("-m", f"model={','.join(MODELS)}", "debug=fast", "task.delay=20", "model.d_model=16",
+    """One multirun (one process start) trains every model config with a stack for 20 steps."""
+    out = train("-m", f"model={','.join(STACK_MODELS)}", "debug=fast", "task.delay=20", "model.d_model=16",
                 "model.n_layers=1", "sensitivity.hessian=off", f"results_dir={tmp_path / 'results'}",
                 f"checkpoint_dir={tmp_path / 'ck'}", f"hydra.sweep.dir={tmp_path / 'multi'}")
     assert out.returncode == 0, out.stderr[-2000:]
     recs = records(tmp_path / "results")
-    assert sorted(r["model"]["name"] for r in recs) == sorted(MODELS)
+    assert sorted(r["model"]["name"] for r in recs) == sorted(load_config("model", n).name for n in STACK_MODELS)
     for rec in recs:
         assert rec["status"] == "ok" and rec["task"]["name"] == "copy" and rec["steps"] == 20
         assert math.isfinite(rec["metrics"]["test"]["loss"]) and 0 <= rec["metrics"]["test"]["acc"] <= 1

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # repo root, for p
 
 import models.scan as S  # noqa: E402
 from models.scan import fft_conv, scan, scan_parallel, scan_reference  # noqa: E402
+from models.scan.policy import SELECTIVE_IMPLS, resolve_impl  # noqa: E402
 from models.scan.reference import conv_reference  # noqa: E402
 
 HI = {torch.float32: torch.float64, torch.complex64: torch.complex128,
@@ -319,17 +320,32 @@ def test_fft_conv_equals_time_invariant_scan_and_gradcheck():
 def test_dispatch_and_errors():
     b = torch.randn(2, 10, 3)
     a = torch.rand(3)
-    assert S._resolve("auto", torch.device("cpu")) == "parallel"
-    assert S._resolve("auto", torch.device("cuda")) == "compiled"
+    assert resolve_impl("scan", "auto", "cpu") == "parallel"
+    assert resolve_impl("scan", "auto", "cuda") == "compiled"
+    assert resolve_impl("scan", "parallel", "cuda") == "parallel"
     ref = scan_reference(a, b)
     for impl in ("auto", "reference", "parallel"):
         assert rel(scan(a, b, impl=impl), ref) <= 1e-6
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="impl=nope: must be one of auto, reference, parallel, compiled"):
         scan(a, b, impl="nope")
     with pytest.raises(ValueError):
         scan(torch.rand(4), b)
     with pytest.raises(ValueError):
         scan(torch.rand(2, 9, 3), b)
+
+
+def test_one_policy_resolves_auto_for_both_kernel_families():
+    """"auto" depends on the device only, through one function: no global, no environment."""
+    for device in ("cpu", "cuda", "mps"):
+        for family, names in (("scan", S.SCAN_IMPLS), ("selective", SELECTIVE_IMPLS)):
+            chosen = resolve_impl(family, "auto", device)
+            assert chosen in names and chosen != "auto"
+            assert all(resolve_impl(family, n, device) == n for n in names if n != "auto")
+    assert resolve_impl("selective", "auto", "cpu") == "fused"
+    assert resolve_impl("selective", "auto", "cuda") == "scan"
+    with pytest.raises(ValueError, match="impl=parallel: must be one of"):
+        resolve_impl("selective", "parallel", "cpu")
+    assert not hasattr(S, "default_impl") and not hasattr(S, "CUDA_AUTO")
 
 
 @pytest.fixture

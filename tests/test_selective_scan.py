@@ -159,7 +159,7 @@ def test_shape_errors_and_dispatch(monkeypatch):
     args = make(2, 6, 3, 4, seed=7)
     with pytest.raises(ValueError, match="A must be"):
         selective_scan_fused(args["x"], args["delta"], args["A"].T, args["B"], args["C"])
-    with pytest.raises(ValueError, match="impl must be one of"):
+    with pytest.raises(ValueError, match="impl=cuda: must be one of"):
         selective_scan(*args.values(), impl="cuda")
     calls = []
     monkeypatch.setattr(ss, "selective_scan_fused", lambda *a, **k: calls.append("fused"))
@@ -176,8 +176,6 @@ def test_mamba_fused_path_equals_the_scan_path():
     fused = Mamba(d_model=6, d_state=4, scan_impl="fused")
     old = Mamba(d_model=6, d_state=4, scan_impl="scan")
     old.load_state_dict(fused.state_dict())
-    assert fused._impl(torch.device("cpu")) == "fused" and Mamba(4)._impl(torch.device("cpu")) == "fused"
-    assert Mamba(4)._impl(torch.device("cuda")) == "scan"
     x = torch.randn(3, 41, 6)
     g = torch.randn(3, 41, 6)
     results = []

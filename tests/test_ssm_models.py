@@ -1,6 +1,6 @@
-"""linear_rnn, s4d, mamba (and the cRNN config): contract, fast paths vs references,
-initialisation, forward-mode sensitivity, and one multirun smoke training of every
-model / LRU ablation on copy."""
+"""linear_rnn, s4d, mamba: contract, fast paths vs references, initialisation,
+forward-mode sensitivity, bare mode for every model config, and one multirun smoke
+training of the LRU ablations on copy."""
 from __future__ import annotations
 
 import math
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from omegaconf import OmegaConf
 from torch.func import functional_call, jvp
 
+from common.registry import load_config, model_names
 from models.build import build_model
 from models.linear_rnn import LinearRNN
 from models.mamba import Mamba, selective_scan, selective_scan_reference
@@ -56,21 +56,20 @@ def test_layer_contract(name):
     y2 = layer(x2)
     assert torch.allclose(y[:, :t], y2[:, :t], atol=1e-12, rtol=0)
     assert not torch.allclose(y[:, t:], y2[:, t:])
-    # every parameter in exactly one group; slow params are parameters
+    # every parameter in exactly one group
     groups = layer.param_groups()
     assert set(groups) == set(GROUPS) and groups["recurrent"]
     ids = [id(p) for g in GROUPS for p in groups[g]]
     assert len(ids) == len(set(ids)) and set(ids) == {id(p) for p in layer.parameters()}
-    assert {id(p) for p in layer.slow_params()} <= set(ids)
     assert layer.state_size() == STATE_SIZE[name]
     h = layer.states(x)
     assert h.shape == (2, 20, STATE_WIDTH[name])
     assert layer.diagonal == (not name.startswith("linear_rnn"))
 
 
-@pytest.mark.parametrize("model", ["linear_rnn", "s4d", "mamba", "lru", "crnn"])
+@pytest.mark.parametrize("model", model_names())
 def test_bare_mode_builds_from_the_shipped_config(model):
-    cfg = OmegaConf.load(ROOT / "conf" / "model" / f"{model}.yaml")
+    cfg = load_config("model", model)
     cfg.mode = "bare"
     net = build_model(cfg, d_input=1, d_output=1, input_kind="real", readout="step")
     x = torch.randn(4, 30, 1)
@@ -278,37 +277,35 @@ def test_state_jvp_matches_finite_differences(make, name):
     assert tangent.shape == fd.shape and rel(tangent, fd) < 1e-6
 
 
-# -- every model trains on copy (one multirun process) ------------------------------------------
+# -- every LRU ablation trains on copy (one multirun process) -----------------------------------
 LRU_VARIANTS = [(p, g) for p in ("exp", "polar", "re_im") for g in ("learned", "none")]
 
 
-def test_every_model_and_lru_ablation_trains_on_copy(tmp_path: Path):
-    # The LRU ablations are extra model options in a folder added to the config search
-    # path (Hydra's --config-dir), so that one cartesian sweep covers them next to the
-    # other models.
+def test_every_lru_ablation_trains_on_copy(tmp_path: Path):
+    # The ablations are extra model options in a folder added to the config search path
+    # (Hydra's --config-dir), so that one sweep covers them. The shipped model configs
+    # train in tests/test_models.py.
     extra = tmp_path / "conf" / "model"
     extra.mkdir(parents=True)
     base = yaml.safe_load((ROOT / "conf" / "model" / "lru.yaml").read_text())
     variants = []
     for param, gamma in LRU_VARIANTS:
         name = f"lru_{param}_{gamma}"
-        (extra / f"{name}.yaml").write_text(yaml.safe_dump({**base, "param": param, "gamma": gamma}))
+        (extra / f"{name}.yaml").write_text(yaml.safe_dump({**base, "layer": {**base["layer"], "param": param,
+                                                                              "gamma": gamma}}))
         variants.append(name)
-    models = ["linear_rnn", "s4d", "mamba", "crnn", *variants]
     out = train(
         "-m", "--config-dir", str(tmp_path / "conf"),
-        f"model={','.join(models)}", "task=copy", "debug=fast", "task.delay=10",
+        f"model={','.join(variants)}", "task=copy", "debug=fast", "task.delay=10",
         "model.d_model=16", "model.n_layers=1", "trainer.max_steps=4", "trainer.val_check_interval=2",
-        "sensitivity.hessian=off", "sensitivity.n_probe=4",
         f"results_dir={tmp_path / 'results'}", f"checkpoint_dir={tmp_path / 'ck'}",
         f"hydra.sweep.dir={tmp_path / 'out'}",
         timeout=600,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     recs = records(tmp_path / "results")
-    assert len(recs) == len(models), out.stdout[-3000:] + out.stderr[-3000:]
-    assert all(r["status"] == "ok" for r in recs), [(r["model"]["name"], r["status"]) for r in recs]
-    names = sorted(r["model"]["name"] for r in recs)
-    assert names == sorted(["linear_rnn", "s4d", "mamba", "crnn"] + ["lru"] * len(LRU_VARIANTS))
-    lru = {(r["config"]["model"]["param"], r["config"]["model"]["gamma"]) for r in recs if r["model"]["name"] == "lru"}
+    assert len(recs) == len(variants), out.stdout[-3000:] + out.stderr[-3000:]
+    assert all(r["status"] == "ok" and r["model"]["name"] == "lru" for r in recs), \
+        [(r["model"]["name"], r["status"]) for r in recs]
+    lru = {(r["config"]["model"]["layer"]["param"], r["config"]["model"]["layer"]["gamma"]) for r in recs}
     assert lru == set(LRU_VARIANTS)

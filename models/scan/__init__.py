@@ -10,8 +10,8 @@ Public API::
 Layout: b is (*batch, L, C) (time at -2, channels last); a is (C,) (time-invariant)
 or broadcastable to b; h0 is (*batch, C).  Real or complex.
 
-``impl``: "reference" | "parallel" | "compiled" | "auto".  "auto" is "parallel" on
-CPU (torch.compile is slower there) and "compiled" on CUDA.  "compiled" runs the
+``impl``: "reference" | "parallel" | "compiled" | "auto" ("auto" is resolved by
+device in models.scan.policy: "compiled" on CUDA, "parallel" elsewhere).  "compiled" runs the
 same autograd.Function (same backward / jvp / vmap rules) with its forward kernel
 replaced by a ``torch.compile``d one-kernel associative scan
 (``parallel.assoc_scan_entry``), built lazily once and cached.  If compiling or
@@ -22,7 +22,6 @@ parallel kernel (with a one-time warning).
 from __future__ import annotations
 
 import contextlib
-import os
 import warnings
 
 import torch
@@ -30,11 +29,11 @@ from torch import Tensor
 
 from .fft import fft_conv
 from .parallel import ScanFunction, assoc_scan_entry, prepare, register_kernel, run_split, scan_kernel, scan_parallel
+from .policy import SCAN_IMPLS, resolve_impl
 from .reference import scan_reference
 
-__all__ = ["scan", "scan_parallel", "scan_reference", "fft_conv", "IMPLS"]
+__all__ = ["scan", "scan_parallel", "scan_reference", "fft_conv", "SCAN_IMPLS"]
 
-IMPLS = ("auto", "reference", "parallel", "compiled")
 COMPILE_DEVICES = ("cuda",)  # device types on which "compiled" really compiles
 RECOMPILE_LIMIT = 64  # distinct (shape, dtype, direction, h0?, a-kind) signatures per process
 
@@ -83,36 +82,13 @@ def _compiled_kernel(a: Tensor, b: Tensor, h0: Tensor | None = None, reverse: bo
 register_kernel("compiled", _compiled_kernel)
 
 
-# What "auto" means on CUDA; $HARNESS_SCAN_IMPL or `default_impl(...)` change it.
-CUDA_AUTO = os.environ.get("HARNESS_SCAN_IMPL", "compiled")
-
-
-@contextlib.contextmanager
-def default_impl(impl: str):
-    """Within the block, "auto" resolves to `impl` on CUDA (CPU always uses "parallel")."""
-    global CUDA_AUTO
-    saved, CUDA_AUTO = CUDA_AUTO, impl
-    try:
-        yield
-    finally:
-        CUDA_AUTO = saved
-
-
-def _resolve(impl: str, device: torch.device) -> str:
-    if impl not in IMPLS:
-        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
-    if impl == "auto":
-        return CUDA_AUTO if device.type == "cuda" else "parallel"
-    return impl
-
-
 def scan(a: Tensor, b: Tensor, h0: Tensor | None = None, impl: str = "auto", *,
          reverse: bool = False) -> Tensor:
     """h_t = a_t h_{t-1} + b_t along dim -2 of b (``reverse``: h_t = a_t h_{t+1} + b_t).
 
     Returns h with b's shape (broadcast with a and h0).  See the module docstring.
     """
-    impl = _resolve(impl, b.device)
+    impl = resolve_impl("scan", impl, b.device)
     if impl == "reference":
         if reverse:
             a2, b2, h2 = prepare(a, b, h0)

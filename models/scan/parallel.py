@@ -23,9 +23,9 @@ axis is viewed as ``nc`` chunks of ``T ~ sqrt(L/2)`` steps.
 
 ``a`` and ``b`` are read twice, ``h`` written once, no temporaries of size
 ``L`` (only ``(*batch, nc, C)`` states); a tail of ``L mod T`` steps runs
-sequentially.  On the 2-core CPU this was developed on it was 3-5x faster
-than a recursive odd-even (Blelloch-style) scan, whose power-of-two strided
-passes and per-level temporaries cost more than they save.
+sequentially.  It is faster on CPU than a recursive odd-even (Blelloch-style)
+scan, whose power-of-two strided passes and per-level temporaries cost more than
+they save (benchmarks/README.md).
 
 Autograd (:class:`ScanFunction`): saves only ``a``, ``h`` (and ``h0``).
 Backward is one reverse scan of the same kind on ``conj(a)`` (shifted by one
