@@ -1,9 +1,21 @@
 """A Lightning callback that runs the sensitivity suite on a fixed probe batch at
-initialisation, optionally every K steps (to the logger), and at the end."""
+initialisation, optionally every K steps (to the logger), and at the end.
+
+Cost. The suite's price is set by the probes that build every recurrent state of a
+layer (M1's E|h|², M3, M4, M5, M6): one (sequences, L, state_size) tensor each, per
+parameter tensor for M3. Those run on the first sequences of the probe batch only,
+as many as keep sequences × L × state_size ≤ `max_state_elements` (at least one);
+the output activity, the gradients (M2, M8) and the curvature (M7) use the whole
+probe batch. Each measurement records its seconds, per probe in `probe_seconds`,
+and `record()` the suite's total `seconds`.
+
+A cheap setting for smoke runs: n_probe=4, hessian=off, max_state_elements=2**18.
+"""
 from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from typing import Literal
 
 import lightning as L
@@ -12,6 +24,24 @@ import torch
 from common.keys import SUMMARY_KEYS
 from sensitivity import probes
 from tasks.metrics import loss_fn
+
+
+class _Clock:
+    """Seconds spent per probe, summed over layers."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    def rounded(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.seconds.items()}
 
 
 def _max(values) -> float | None:
@@ -32,15 +62,17 @@ class SensitivitySuite(L.Callback):
         hessian_max_len: int = 512,
         hessian_iters: int = 50,
         probes: int = 2,
+        max_state_elements: int = 2**22,
     ):
-        if n_probe < 1 or not 0 <= burn_in < 1 or hessian_iters < 1 or probes < 1:
-            raise ValueError("sensitivity: need n_probe >= 1, 0 <= burn_in < 1, hessian_iters >= 1, probes >= 1")
+        if n_probe < 1 or not 0 <= burn_in < 1 or hessian_iters < 1 or probes < 1 or max_state_elements < 1:
+            raise ValueError("sensitivity: need n_probe >= 1, 0 <= burn_in < 1, hessian_iters >= 1, probes >= 1, "
+                             "max_state_elements >= 1")
         if every_n_steps is not None and every_n_steps < 1:
             raise ValueError(f"sensitivity.every_n_steps={every_n_steps}: must be >= 1 or null")
         self.enabled, self.every_n_steps, self.n_probe, self.burn_in = enabled, every_n_steps, n_probe, burn_in
         self.lags, self.hessian, self.hessian_max_params = sorted(set(lags)), hessian, hessian_max_params
         self.hessian_max_len = hessian_max_len
-        self.hessian_iters, self.probes = hessian_iters, probes
+        self.hessian_iters, self.probes, self.max_state_elements = hessian_iters, probes, max_state_elements
         self.init: dict | None = None
         self.final: dict | None = None
         self.seconds = 0.0
@@ -50,40 +82,55 @@ class SensitivitySuite(L.Callback):
         batch = next(iter(trainer.datamodule.val_dataloader()))
         return {k: v[: self.n_probe] for k, v in batch.items()}
 
+    def state_sequences(self, layer, n: int, length: int) -> int:
+        """How many probe sequences the state-building probes of `layer` use (module docstring)."""
+        return max(1, min(n, self.max_state_elements // max(1, length * layer.state_size())))
+
     def measure(self, module, batch: dict, optimizer=None) -> dict:
         t0 = time.perf_counter()
+        clock = _Clock()
         model, spec = module.model, module.spec
         batch = {k: v.to(module.device) for k, v in batch.items()}
         was_training = model.training
         model.eval()
         try:
-            captured = probes.capture(model, batch["x"])
-            seq_len = batch["x"].shape[1]
+            with clock("capture"):
+                captured = probes.capture(model, batch["x"])
+            n, seq_len = batch["x"].shape[:2]
             lag_star = min(100, max(1, seq_len // 2))
             lags = sorted(set(self.lags) | {lag_star})
             layers = []
             for layer, x, y in zip(model.recurrent_layers(), captured.inputs, captured.outputs):
-                entry = probes.activity(layer, x, y, self.burn_in)
-                entry.update(probes.state_sensitivity(layer, x, self.burn_in, self.probes))
+                xs = x[: self.state_sequences(layer, n, seq_len)]
+                with clock("activity"):
+                    entry = probes.activity(layer, xs, y, self.burn_in)
+                entry["state_sequences"] = xs.shape[0]
+                with clock("state_sens"):
+                    entry.update(probes.state_sensitivity(layer, xs, self.burn_in, self.probes))
                 if "state_sens" in entry and entry.get("state_m2"):
                     entry["state_sens_rel"] = entry["state_sens"] / entry["state_m2"]
-                entry["theory"] = probes.theory_check(layer, x, self.burn_in)
-                entry["memory"] = probes.memory(layer, x, seq_len)
-                flow = probes.gradient_flow(layer, x, lags)
+                with clock("theory"):
+                    entry["theory"] = probes.theory_check(layer, xs, self.burn_in)
+                with clock("memory"):
+                    entry["memory"] = probes.memory(layer, xs, seq_len)
+                with clock("grad_flow"):
+                    flow = probes.gradient_flow(layer, xs, lags)
                 entry["grad_flow"] = {str(k): v for k, v in flow.items()} if flow else None
                 layers.append(entry)
 
             def probe_loss():
                 return loss_fn(spec, model(batch["x"]), batch["y"])[0]
 
-            grads = probes.gradients(model, probe_loss)
+            with clock("gradients"):
+                grads = probes.gradients(model, probe_loss)
             hess = None
             small = model.num_params() <= self.hessian_max_params and seq_len <= self.hessian_max_len
             if self.hessian == "on" or (self.hessian == "auto" and small):
-                try:
-                    hess = probes.curvature(model, probe_loss, self.hessian_iters)
-                except RuntimeError as err:  # an op without double backward
-                    hess = {"hess_top": None, "dir_sharpness": None, "error": str(err).splitlines()[0][:200]}
+                with clock("curvature"):
+                    try:
+                        hess = probes.curvature(model, probe_loss, self.hessian_iters)
+                    except RuntimeError as err:  # an op without double backward
+                        hess = {"hess_top": None, "dir_sharpness": None, "error": str(err).splitlines()[0][:200]}
         finally:
             model.train(was_training)
         flows = [e["grad_flow"].get(str(lag_star)) for e in layers if e["grad_flow"]]
@@ -95,7 +142,9 @@ class SensitivitySuite(L.Callback):
             "jac_fro_lag": sum(flows) / len(flows) if flows else None,
             "hess_top": hess["hess_top"] if hess else None,
         }
-        self.seconds += time.perf_counter() - t0
+        adam_lr = probes.adam_effective_lr(model, optimizer)
+        seconds = time.perf_counter() - t0
+        self.seconds += seconds
         return {
             **summary,
             "jac_lag": lag_star,
@@ -104,8 +153,9 @@ class SensitivitySuite(L.Callback):
             "grad_m2_layers": grads["layers"],
             "probe_loss": grads["loss"],
             "curvature": hess,
-            "adam_lr": probes.adam_effective_lr(model, optimizer),
-            "seconds": round(time.perf_counter() - t0, 3),
+            "adam_lr": adam_lr,
+            "seconds": round(seconds, 3),
+            "probe_seconds": clock.rounded(),
         }
 
     # -- Lightning hooks --------------------------------------------------------------------

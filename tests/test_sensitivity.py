@@ -8,6 +8,7 @@ import torch
 from omegaconf import OmegaConf
 
 from common.keys import SUMMARY_KEYS
+from common.registry import load_config, model_names
 from models.build import build_model
 from models.lru import LRU
 from models.scan import scan
@@ -52,11 +53,8 @@ def test_gradient_flow_of_a_diagonal_layer_is_the_sum_of_eigenvalue_powers():
     assert math.isclose(float((jac.abs() ** 2).sum()) / 2, flow[k], rel_tol=1e-4)  # real view counts twice
 
 
-def moduli_cfg(name: str, **extra):
-    base = OmegaConf.load(f"conf/model/{'lru' if name == 'crnn' else name}.yaml")
-    if name == "crnn":
-        extra = {"param": "re_im", "gamma": "none", **extra}
-    return OmegaConf.merge(base, extra)
+def moduli_cfg(name: str, **backbone):
+    return OmegaConf.merge(load_config("model", name), backbone)
 
 
 def test_signature_crnn_activity_explodes_where_lru_stays_normalised():
@@ -86,23 +84,78 @@ class _Module(torch.nn.Module):
         return torch.device("cpu")
 
 
-@pytest.mark.parametrize("name", ["rnn", "lstm", "gru", "lru"])
+# Bare-mode models (the ladder) need real inputs with d_input == d_output: copy gives tokens.
+STACK_MODELS = [n for n in model_names() if load_config("model", n).get("mode", "stack") != "bare"]
+
+
+def small_model(name: str, spec):
+    torch.manual_seed(0)
+    cfg = OmegaConf.merge(load_config("model", name), {"d_model": 16, "n_layers": 2})
+    return build_model(cfg, d_input=spec.d_input, d_output=spec.d_output, input_kind=spec.input_kind, readout=spec.readout)
+
+
+@pytest.mark.parametrize("name", STACK_MODELS)
 def test_every_model_gets_activity_gradients_memory_flow_and_state_sensitivity(name):
     from tasks.copy import CopyTask
 
     task = CopyTask(delay=20, batch_size=8, n_val=8)
-    spec = task.spec
-    torch.manual_seed(0)
-    cfg = OmegaConf.merge(OmegaConf.load(f"conf/model/{name}.yaml"), {"d_model": 16, "n_layers": 2})
-    model = build_model(cfg, d_input=spec.d_input, d_output=spec.d_output, input_kind=spec.input_kind, readout=spec.readout)
+    model = small_model(name, task.spec)
     suite = SensitivitySuite(hessian="on", hessian_iters=5)
-    m = suite.measure(_Module(model, spec), task.eval_batches("val")[0])
+    m = suite.measure(_Module(model, task.spec), task.eval_batches("val")[0])
     for key in SUMMARY_KEYS:
         assert m[key] is not None and math.isfinite(m[key]), key
     for layer in m["layers"]:
         assert layer["act_m2"] > 0 and layer["state_m2"] > 0 and layer["state_sens"] > 0
         assert layer["memory"]["tau_max"] > 0 and set(layer["grad_flow"]) >= {"1", "10"}
     assert m["grad_m2"]["recurrent"] > 0 and m["grad_m2"]["other"] > 0
+    assert m["seconds"] > 0 and set(m["probe_seconds"]) >= {"activity", "state_sens", "gradients", "curvature"}
+    assert suite.record()["seconds"] > 0 and suite.record()["seconds"] >= m["seconds"] - 0.01
+
+
+def test_state_probes_use_only_the_sequences_the_budget_allows():
+    """max_state_elements caps sequences x L x state_size of the state-building probes (at least
+    one sequence); the output activity still averages the whole probe batch."""
+    from tasks.copy import CopyTask
+
+    task = CopyTask(delay=20, batch_size=8, n_val=8)
+    model = small_model("s4d", task.spec)
+    batch = task.eval_batches("val")[0]
+    n, length = batch["x"].shape[:2]
+    per_sequence = length * model.recurrent_layers()[0].state_size()
+    capped = SensitivitySuite(hessian="off", max_state_elements=3 * per_sequence).measure(_Module(model, task.spec), batch)
+    full = SensitivitySuite(hessian="off").measure(_Module(model, task.spec), batch)
+    assert [e["state_sequences"] for e in capped["layers"]] == [3, 3] and full["layers"][0]["state_sequences"] == n
+    assert capped["layers"][0]["act_m2"] == full["layers"][0]["act_m2"]
+    # a diagonal layer's M3 is an average over thousands of (channel, step) entries: 3 sequences suffice
+    for c, f in zip(capped["layers"], full["layers"]):
+        assert c["state_sens"] == pytest.approx(f["state_sens"], rel=0.3)
+    one = SensitivitySuite(hessian="off", max_state_elements=1).measure(_Module(model, task.spec), batch)
+    assert one["layers"][0]["state_sequences"] == 1
+
+
+def test_probes_skip_what_a_layer_cannot_answer():
+    """A layer that answers None (the base class's default) leaves the measurement out."""
+    from models.layer import ParamRole, RecurrentLayer
+
+    class Opaque(RecurrentLayer):
+        def __init__(self, d_model: int):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(d_model))
+
+        def forward(self, x):
+            return x * self.w
+
+        def param_roles(self):
+            return {"w": ParamRole("recurrent", slow=True)}
+
+        def state_size(self):
+            return 1
+
+    layer, x = Opaque(3), torch.randn(2, 9, 3)
+    assert probes.activity(layer, x, layer(x), 0.25).keys() == {"act_m2"}
+    assert probes.state_sensitivity(layer, x, 0.25) == {}
+    assert probes.theory_check(layer, x, 0.25) is None
+    assert probes.memory(layer, x, 9) is None and probes.gradient_flow(layer, x, [1, 3]) is None
 
 
 def test_dense_state_sensitivity_by_finite_differences_matches_autograd():
