@@ -23,6 +23,21 @@ from .scans import scan_cases
 from .timing import copy_bandwidth, peak_bytes, time_ms
 
 README_DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "README.md")
+# Measurements taken by hand (other shapes, other machines) live below this line of the
+# README, and a regeneration keeps them: the code's comments point here instead of
+# carrying numbers that go stale.
+HAND_MARK = "<!-- Hand-recorded measurements below: kept verbatim when this file is regenerated. -->"
+
+
+def kept_section(path: str) -> str:
+    """The README's hand-recorded part (from HAND_MARK on), or nothing."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return ""
+    i = text.find(HAND_MARK)
+    return "" if i < 0 else "\n" + text[i:]
 
 
 def device_description(device: torch.device) -> str:
@@ -153,9 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     readme = None if args.no_readme else (args.readme or (README_DEFAULT if not (args.quick or args.only) else None))
     if readme:
         command = "python -m benchmarks " + shlex.join(argv)
+        kept = kept_section(readme)
         with open(readme, "w") as f:
             load = (load_start, _load()) if load_start is not None else None
-            f.write(readme_text(table, device, command.strip(), bandwidth, load))
+            f.write(readme_text(table, device, command.strip(), bandwidth, load) + kept)
     return 0
 
 

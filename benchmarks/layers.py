@@ -1,10 +1,12 @@
-"""Benchmark cases for whole sequence layers (one job: the layer registry).
+"""Benchmark cases for whole sequence layers (one job: the layer rows).
 
-A layer is registered as one ``(name, factory)`` entry in :data:`LAYERS`, where
-``factory(H)`` builds an ``nn.Module`` mapping ``(B, L, H) -> (B, L, H)``
-(batch first).  Add a model's layer with one line, e.g.::
+Every model config in conf/model/ (common.registry) gives one row, ``layer:<name>``:
+its recurrent layer built from the YAML by models.build.layer_factory, so the row
+times what `model=<name>` trains. Left out: ``ladder/*``, the teacher task's bare-mode
+students, which are the linear_rnn and lru layer classes with other options.
 
-    LAYERS.append(("layer:lru", lambda H: LRULayer(H)))      # or register_layer(...)
+``register_layer(name, factory)`` adds a row, ``factory(H)`` building an
+``nn.Module`` that maps ``(B, L, H) -> (B, L, H)`` (batch first).
 
 fwd: forward under ``torch.no_grad()``; fwd+bwd: forward with autograd and
 ``torch.autograd.grad`` w.r.t. the input and all parameters, for a fixed random
@@ -15,62 +17,32 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from omegaconf import OmegaConf
 from torch import nn
+
+from common.registry import load_config, model_names
+from models.build import layer_factory
 
 from .scans import Case
 
-__all__ = ["LAYERS", "register_layer", "layer_cases", "SHAPE", "QUICK_SHAPE"]
+__all__ = ["LAYERS", "register_layer", "layer_cases", "config_layer", "SHAPE", "QUICK_SHAPE"]
 
 SHAPE = (32, 784, 128)  # (B, L, H)
 QUICK_SHAPE = (8, 196, 64)
+EXCLUDED_PREFIXES = ("ladder/",)  # the teacher's bare-mode students (module docstring)
 
 
-class OutputOnly(nn.Module):
-    """Wrap a torch RNN (LSTM/GRU) so that it returns only its output sequence."""
-
-    def __init__(self, rnn: nn.Module):
-        super().__init__()
-        self.rnn = rnn
-
-    def forward(self, x):
-        return self.rnn(x)[0]
-
-
-def _harness_layer(module: str, cls: str, **kwargs) -> Callable[[int], nn.Module]:
-    def build(H: int) -> nn.Module:
-        import importlib
-
-        return getattr(importlib.import_module(module), cls)(d_model=H, **kwargs)
-
-    return build
+def config_layer(name: str, **overrides) -> Callable[[int], nn.Module]:
+    """`H -> layer` of model config `name`, with layer keys overridden."""
+    node = OmegaConf.merge(load_config("model", name).layer, overrides)
+    return layer_factory(node)
 
 
 LAYERS: list[tuple[str, Callable[[int], nn.Module]]] = [
-    ("layer:lstm", lambda H: OutputOnly(nn.LSTM(H, H, batch_first=True))),
-    ("layer:gru", lambda H: OutputOnly(nn.GRU(H, H, batch_first=True))),
-    ("layer:rnn", lambda H: OutputOnly(nn.RNN(H, H, batch_first=True))),
-    # The harness's own layers; N = 128 for the diagonal and dense ones, Mamba's default N = 16.
-    ("layer:lru", _harness_layer("models.lru", "LRU", d_state=128)),
-    ("layer:s4d", _harness_layer("models.s4d", "S4D", d_state=128)),
-    ("layer:linear_rnn", _harness_layer("models.linear_rnn", "LinearRNN", d_state=128)),
-    ("layer:mamba", _harness_layer("models.mamba", "Mamba", d_state=16)),
+    (f"layer:{name}", config_layer(name)) for name in model_names() if not name.startswith(EXCLUDED_PREFIXES)
 ]
-if torch.cuda.is_available():  # the scan's two CUDA paths, side by side
-    LAYERS.append(("layer:lru[eager-scan]", lambda H: EagerScan(_harness_layer("models.lru", "LRU", d_state=128)(H))))
-
-
-class EagerScan(nn.Module):
-    """Run a layer with the eager parallel scan even where "auto" would compile it (CUDA)."""
-
-    def __init__(self, layer: nn.Module):
-        super().__init__()
-        self.layer = layer
-
-    def forward(self, x):
-        from models.scan import default_impl
-
-        with default_impl("parallel"):
-            return self.layer(x)
+if torch.cuda.is_available():  # the scan's two CUDA paths side by side: "auto" compiles, this row does not
+    LAYERS.append(("layer:lru[scan_impl=parallel]", config_layer("lru", scan_impl="parallel")))
 
 
 def register_layer(name: str, factory: Callable[[int], nn.Module]) -> None:
