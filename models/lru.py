@@ -48,6 +48,8 @@ class LRU(RecurrentLayer):
             raise ValueError(f"model.r_min={r_min}, model.r_max={r_max}: need 0 <= r_min < r_max <= 1")
         if d_model < 1 or d_state < 1:
             raise ValueError(f"model.d_model={d_model}, model.d_state={d_state}: widths must be >= 1")
+        if max_phase < 0:
+            raise ValueError(f"model.max_phase={max_phase:g}: phases are drawn in [0, max_phase]; use a value >= 0")
         self.d_model, self.d_state, self.param, self.gamma_mode = d_model, d_state, param, gamma
         self.scan_impl = scan_impl
         modulus, phase = ring_init(d_state, r_min, r_max, max_phase)

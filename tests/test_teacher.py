@@ -121,7 +121,7 @@ def test_students_train_through_the_harness(tmp_path, mode):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from harness.cli import CONF_DIR
+    from harness.cli import CONF_DIR, normalise_overrides
     from harness.run import Run
 
     overrides = ["model=lru", "task=teacher", "task.nu0=0.99", "debug=fast", "trainer.max_steps=3",
@@ -130,10 +130,11 @@ def test_students_train_through_the_harness(tmp_path, mode):
     overrides += ["model.mode=bare"] if mode == "bare" else ["model.d_model=8", "model.n_layers=1"]
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=overrides)
+        cfg = compose("config", overrides=normalise_overrides(overrides))
     GlobalHydra.instance().clear()
     rec = Run(cfg, output_dir=str(tmp_path / "out")).execute()
     assert rec["status"] == "ok" and rec["steps"] == 3
     assert math.isfinite(rec["metrics"]["test"]["loss"])
     assert rec["task"]["variant"] == "nu0=0.99,max_phase=3.1416,T=40,teacher_seed=0"
     assert set(rec["task"]["baselines"]) == {"zero_loss", "memoryless_loss"}
+    assert rec["task"]["axis"] == {"name": "nu0", "key": "task.nu0", "value": 0.99}
