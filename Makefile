@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export HF_DATASETS_OFFLINE ?= 1
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: venv train test leaderboard bench clean
+.PHONY: venv train test leaderboard cpu-track bench clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,13 @@ test: $(STAMP)
 	$(PY) -m pytest --durations=15
 
 leaderboard: $(STAMP)
+	$(PY) -m leaderboard
+
+# The whole cpu track, each curve's reference sweep before the curve; idempotent, so a stopped
+# run continues where it was when started again.
+CPU_TRACK := copy_lr copy teacher_lr teacher selective_copy_lr selective_copy smnist
+cpu-track: $(STAMP)
+	for sweep in $(CPU_TRACK); do $(PY) train.py -m experiment=leaderboard/$$sweep || exit 1; done
 	$(PY) -m leaderboard
 
 bench: $(STAMP)
