@@ -6,6 +6,7 @@ import time
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import RichProgressBar
 
 
 class DivergenceGuard(L.Callback):
@@ -53,3 +54,22 @@ class Throughput(L.Callback):
     @property
     def tokens_per_s(self) -> float | None:
         return self.tokens / self.seconds if self.seconds > 0 else None
+
+
+class StepProgressBar(RichProgressBar):
+    """A step-capped run on an endless training stream is one epoch of `max_steps` batches:
+    show that total (Lightning's bar would read `Epoch 0/-2` with no total)."""
+
+    def _step_capped(self) -> bool:
+        t = self.trainer
+        return t.max_steps is not None and t.max_steps > 0 and t.max_epochs in (None, -1)
+
+    @property
+    def total_train_batches(self) -> int | float:
+        total = super().total_train_batches
+        return self.trainer.max_steps if self._step_capped() and total == float("inf") else total
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        if self._step_capped():
+            return f"{'Training':{len(self.validation_description)}}"
+        return super()._get_train_description(current_epoch)

@@ -10,14 +10,14 @@ import lightning as L
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig
 
 from common.config import ConfigError, check_node, resolve_target, with_defaults
 from common.errors import RunInterrupted, UserError
 from harness import checks
-from harness.callbacks import DivergenceGuard, Throughput
+from harness.callbacks import DivergenceGuard, StepProgressBar, Throughput
 from harness.horizon import failed_below
 from harness.identity import run_key
 from harness.learning_rate import apply_lr_grid, lr_from_reference
@@ -145,7 +145,7 @@ class Run:
                                      every_n_train_steps=every)
         callbacks = [self.guard, self.throughput, self.watch, self.stopper, checkpoint, self.sensitivity]
         if trainer_cfg.enable_progress_bar:
-            callbacks.append(RichProgressBar(leave=True))
+            callbacks.append(StepProgressBar(leave=True))
         loggers = [CSVLogger(self.output_dir, name="logs", version="")]
         try:
             import tensorboard  # noqa: F401  (optional: only when installed)

@@ -33,6 +33,7 @@ def write_json_atomic(obj: dict, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would make records private to their writer
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=1, sort_keys=True, allow_nan=False, default=_jsonable)
             f.write("\n")
@@ -43,6 +44,12 @@ def write_json_atomic(obj: dict, path: str | os.PathLike) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_record(record: dict, results_dir: str | os.PathLike) -> Path:
