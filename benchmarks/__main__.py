@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 import torch
 
-from .layers import layer_cases
+from .layers import LAYERS, config_rows, layer_cases
 from .scans import scan_cases
 from .timing import copy_bandwidth, peak_bytes, time_ms
 
@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, help="torch.set_num_threads before running")
     p.add_argument("--repeats", type=int, help="override the number of timed repeats of every case")
+    p.add_argument("--config-dir", action="append", default=[], metavar="DIR",
+                   help="also take the model configs in DIR/model/ (as train.py --config-dir)")
+    p.add_argument("--model", action="append", default=[], metavar="NAME", help="only these models' layer rows")
     args = p.parse_args(argv)
 
     if args.threads:
@@ -148,7 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "scan"):
         cases += scan_cases(device, args.quick)
     if args.only in (None, "layer"):
-        cases += layer_cases(device, args.quick)
+        rows = config_rows(args.config_dir) if args.config_dir else LAYERS
+        if args.model:
+            rows = [r for r in rows if r[0].split(":", 1)[1] in args.model]
+        cases += layer_cases(device, args.quick, rows)
 
     rows = []
     for case in cases:

@@ -14,7 +14,7 @@ upstream gradient.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from omegaconf import OmegaConf
@@ -25,22 +25,26 @@ from models.build import layer_factory
 
 from .scans import Case
 
-__all__ = ["LAYERS", "register_layer", "layer_cases", "config_layer", "SHAPE", "QUICK_SHAPE"]
+__all__ = ["LAYERS", "register_layer", "layer_cases", "config_layer", "config_rows", "SHAPE", "QUICK_SHAPE"]
 
 SHAPE = (32, 784, 128)  # (B, L, H)
 QUICK_SHAPE = (8, 196, 64)
 EXCLUDED_PREFIXES = ("ladder/",)  # the teacher's bare-mode students (module docstring)
 
 
-def config_layer(name: str, **overrides) -> Callable[[int], nn.Module]:
+def config_layer(name: str, extra_dirs: Sequence[str] = (), **overrides) -> Callable[[int], nn.Module]:
     """`H -> layer` of model config `name`, with layer keys overridden."""
-    node = OmegaConf.merge(load_config("model", name).layer, overrides)
+    node = OmegaConf.merge(load_config("model", name, extra_dirs).layer, overrides)
     return layer_factory(node)
 
 
-LAYERS: list[tuple[str, Callable[[int], nn.Module]]] = [
-    (f"layer:{name}", config_layer(name)) for name in model_names() if not name.startswith(EXCLUDED_PREFIXES)
-]
+def config_rows(extra_dirs: Sequence[str] = ()) -> list[tuple[str, Callable[[int], nn.Module]]]:
+    """One row per model config (also those in `extra_dirs`, config folders holding model/)."""
+    return [(f"layer:{name}", config_layer(name, extra_dirs)) for name in model_names(extra_dirs)
+            if not name.startswith(EXCLUDED_PREFIXES)]
+
+
+LAYERS: list[tuple[str, Callable[[int], nn.Module]]] = config_rows()
 if torch.cuda.is_available():  # the scan's two CUDA paths side by side: "auto" compiles, this row does not
     LAYERS.append(("layer:lru[scan_impl=parallel]", config_layer("lru", scan_impl="parallel")))
 
@@ -50,13 +54,14 @@ def register_layer(name: str, factory: Callable[[int], nn.Module]) -> None:
     LAYERS.append((name, factory))
 
 
-def layer_cases(device: torch.device, quick: bool = False) -> list[Case]:
+def layer_cases(device: torch.device, quick: bool = False,
+                rows: list[tuple[str, Callable[[int], nn.Module]]] | None = None) -> list[Case]:
     B, L, H = QUICK_SHAPE if quick else SHAPE
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(B, L, H, generator=gen).to(device)
     g = torch.randn(B, L, H, generator=gen).to(device)
     cases = []
-    for name, factory in LAYERS:
+    for name, factory in LAYERS if rows is None else rows:
         torch.manual_seed(0)
         module = factory(H).to(device)
         params = [p for p in module.parameters() if p.requires_grad]
