@@ -29,6 +29,7 @@ train: $(STAMP)
 	$(PY) train.py
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest --durations=15
 
 leaderboard: $(STAMP)
