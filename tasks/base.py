@@ -38,17 +38,19 @@ class Task(L.LightningDataModule):
     # -- the memory curve this task is a point of (issue: runs end in a verdict) --
     #: (name shown on the page, config key) of the memory axis; None: not a curve
     axis: tuple[str, str] | None = None
+    #: met on validation: the run is `solved` (and may stop); None: never solved
+    solve: Criterion | None = None
+    #: met on test by >= 2 of 3 seeds: the axis value is within the model's horizon
+    horizon: Criterion | None = None
 
     def axis_value(self) -> float | None:
-        return None
+        return getattr(self, self.axis[1].removeprefix("task.")) if self.axis else None
 
     def solve_criterion(self) -> Criterion | None:
-        """Met on validation: the run is `solved` (and may stop). None: never solved."""
-        return None
+        return self.solve
 
     def horizon_criterion(self) -> Criterion | None:
-        """Met on test by >= 2 of 3 seeds: the axis value is within the model's horizon."""
-        return None
+        return self.horizon
 
     def curve(self) -> str | None:
         """The variant without the axis value: the curve the run is a point of."""
@@ -56,6 +58,11 @@ class Task(L.LightningDataModule):
             return None
         name = self.axis[0]
         return ",".join(p for p in self.variant.split(",") if not p.startswith(f"{name}="))
+
+
+# Recall tasks: solved when (almost) every recalled token is right; within the horizon at 0.9.
+RECALL_SOLVED = Criterion("acc", "max", 0.99)
+RECALL_HORIZON = Criterion("acc", "max", 0.9)
 
 
 class EpochShuffle(Sampler):

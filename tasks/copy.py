@@ -12,8 +12,8 @@ from typing import Literal
 
 import numpy as np
 
-from tasks.base import SyntheticTask
-from tasks.spec import IGNORE, Criterion, TaskSpec
+from tasks.base import RECALL_HORIZON, RECALL_SOLVED, SyntheticTask
+from tasks.spec import IGNORE, TaskSpec
 
 BLANK, DELIMITER, N_DATA, N_SYMBOLS, VOCAB = 0, 9, 10, 8, 10
 
@@ -63,16 +63,7 @@ class CopyTask(SyntheticTask):
     def baselines(self) -> dict[str, float]:
         return {"memoryless_loss": memoryless_loss(self.delay), "chance_acc": 1.0 / 8}
 
-    axis = ("T", "task.delay")
-
-    def axis_value(self) -> float:
-        return self.delay
-
-    def solve_criterion(self) -> Criterion:
-        return Criterion("acc", "max", 0.99)
-
-    def horizon_criterion(self) -> Criterion:
-        return Criterion("acc", "max", 0.9)
+    axis, solve, horizon = ("T", "task.delay"), RECALL_SOLVED, RECALL_HORIZON
 
     def draw(self, rng: np.random.Generator, n: int, split: str) -> dict[str, np.ndarray]:
         x, y = copy_sequences(rng, n, self.delay)

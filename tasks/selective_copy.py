@@ -30,8 +30,8 @@ import math
 
 import numpy as np
 
-from tasks.base import SyntheticTask
-from tasks.spec import IGNORE, Criterion, TaskSpec
+from tasks.base import RECALL_HORIZON, RECALL_SOLVED, SyntheticTask
+from tasks.spec import IGNORE, TaskSpec
 
 MAX_KEY = 4096           # tasks.streams.eval_partition hashes keys of at most this many columns
 MIN_DISTINCT = 4096      # fewer possible sequences cannot keep 1/16 of them for evaluation usefully
@@ -105,16 +105,7 @@ class SelectiveCopyTask(SyntheticTask):
     def baselines(self) -> dict[str, float]:
         return {"memoryless_loss": math.log(self.vocab_size - 2), "chance_acc": 1.0 / (self.vocab_size - 2)}
 
-    axis = ("L", "task.seq_len")
-
-    def axis_value(self) -> float:
-        return self.seq_len
-
-    def solve_criterion(self) -> Criterion:
-        return Criterion("acc", "max", 0.99)
-
-    def horizon_criterion(self) -> Criterion:
-        return Criterion("acc", "max", 0.9)
+    axis, solve, horizon = ("L", "task.seq_len"), RECALL_SOLVED, RECALL_HORIZON
 
     def draw(self, rng: np.random.Generator, n: int, split: str) -> dict[str, np.ndarray]:
         out = selective_copy_sequences(rng, n, self.seq_len, self.n_tokens, self.vocab_size)

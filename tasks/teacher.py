@@ -155,9 +155,6 @@ class TeacherTask(SyntheticTask):
 
     axis = ("nu0", "task.nu0")
 
-    def axis_value(self) -> float:
-        return self.nu0
-
     def solve_criterion(self) -> Criterion:
         # solved: within 1 % of the loss of a model that only sees the current input
         return Criterion("loss", "min", 0.01 * self.baselines()["memoryless_loss"])
