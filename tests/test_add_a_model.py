@@ -101,6 +101,7 @@ def test_the_toy_model_trains_and_gets_a_benchmark_row(toy, tmp_path):
     rec = records(tmp_path / "r")[0]
     assert rec["model"]["name"] == "toy" and rec["status"] == "ok" and rec["steps"] == 5
     assert rec["sensitivity"]["final"]["tau_max_over_T"] is not None  # eigenvalues reached the suite
+    assert 0 < rec["cost"]["sensitivity_s"] and 0 < rec["cost"]["sensitivity_share"] < 1
     bench = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "layer", "--config-dir",
                             str(toy / "conf"), "--model", "toy", "--json", str(tmp_path / "b.json"), "--no-readme"],
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
