@@ -38,12 +38,19 @@ def failed_below(cfg: DictConfig, task, failures: int) -> list[float] | None:
             continue
         if drop_keys(setting_of(rec), (key, "lr_reference")) == mine:
             by_value[axis["value"]].append(rec)
-    below = sorted(by_value, reverse=True)[:failures]
-    if len(below) < failures:
-        return None
     crit = task.horizon_criterion().as_dict()
-    for value in below:
+    failed: dict[float, bool | None] = {}
+    for value in sorted(by_value):
         chosen = table_rows(copy.deepcopy(by_value[value]))[0].chosen
-        if len(chosen) < SEEDS_NEEDED or sum(_criterion_met(r, crit) for r in chosen) >= SOLVED_NEEDED:
-            return None
+        solved = sum(_criterion_met(r, crit) for r in chosen)
+        if len(chosen) >= SEEDS_NEEDED or solved >= SOLVED_NEEDED:
+            failed[value] = solved < SOLVED_NEEDED
+        else:
+            # some seeds only: a value itself beyond the horizon (its other seeds were skipped)
+            # counts as failed when none of its seeds solved it; otherwise it is still undecided
+            earlier = [failed[v] for v in sorted(failed, reverse=True)[:failures]]
+            failed[value] = True if solved == 0 and len(earlier) == failures and all(earlier) else None
+    below = sorted(failed, reverse=True)[:failures]
+    if len(below) < failures or not all(failed[v] for v in below):
+        return None
     return below

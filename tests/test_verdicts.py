@@ -57,8 +57,21 @@ def test_climbing_stops_after_two_failed_axis_values(tmp_path, accs, skip):
     for delay, acc in zip((32, 64), accs):
         for seed in range(3 if acc is not None else 2):
             write_record(_record(delay, seed, acc if acc is not None else 0.1), tmp_path)
-    write_record(_record(16, 0, 1.0), tmp_path)
+    for seed in range(3):
+        write_record(_record(16, seed, 1.0), tmp_path)
     cfg = OmegaConf.create({"model": {"name": "lru"}, "task": {"_target_": "tasks.copy.CopyTask", "delay": 128},
                             "optimizer": {"lr": 0.003}, "seed": 0, "results_dir": str(tmp_path)})
     got = failed_below(cfg, CopyTask(delay=128), 2)
     assert (got == [64, 32]) if skip else got is None
+
+
+def test_a_point_beyond_the_horizon_with_one_seed_run_counts_as_failed(tmp_path):
+    """Seeds 1 and 2 at T = 128 were skipped (beyond the horizon) while seed 0 had already
+    started: T = 256 is beyond the horizon too, instead of running for want of seeds."""
+    for delay in (32, 64):
+        for seed in range(3):
+            write_record(_record(delay, seed, 0.2), tmp_path)
+    write_record(_record(128, 0, 0.2), tmp_path)
+    cfg = OmegaConf.create({"model": {"name": "lru"}, "task": {"_target_": "tasks.copy.CopyTask", "delay": 256},
+                            "optimizer": {"lr": 0.003}, "seed": 0, "results_dir": str(tmp_path)})
+    assert failed_below(cfg, CopyTask(delay=256), 2) == [128, 64]
