@@ -5,12 +5,15 @@ that already have an `ok` record, and `resume=auto` finds the checkpoint by it.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 
 from omegaconf import DictConfig, OmegaConf
 
-from common.keys import NOT_IDENTITY, drop_keys
+from common.keys import NOT_IDENTITY, SELECTED_OVER, drop_keys
+from leaderboard.aggregate import Row, setting_of, table_rows
+from leaderboard.records import read_records
 
 
 def identity_config(cfg: DictConfig) -> dict:
@@ -22,3 +25,17 @@ def identity_config(cfg: DictConfig) -> dict:
 def run_key(cfg: DictConfig) -> str:
     blob = json.dumps(identity_config(cfg), sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+def records_of_setting(cfg: DictConfig, ignore: tuple[str, ...] = ()) -> list[dict]:
+    """The records in results_dir of this run's setting (learning rate and seed aside),
+    also ignoring the dotted keys in `ignore` (e.g. the memory axis)."""
+    keys = ("lr_reference", *SELECTED_OVER, *ignore)
+    mine = drop_keys(identity_config(cfg), keys)
+    return [rec for rec in read_records(cfg.results_dir)
+            if isinstance(rec, dict) and isinstance(rec.get("config"), dict) and drop_keys(setting_of(rec), keys) == mine]
+
+
+def chosen_row(records: list[dict]) -> Row:
+    """The leaderboard's choice among these records: learning rate on validation, its runs."""
+    return table_rows(copy.deepcopy(records))[0]

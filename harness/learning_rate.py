@@ -3,15 +3,10 @@
 point (`lr_reference`), so one learning rate serves a whole memory curve."""
 from __future__ import annotations
 
-import copy
-
 from omegaconf import DictConfig, OmegaConf
 
 from common.config import ConfigError
-from common.keys import SELECTED_OVER, drop_keys
-from harness.identity import identity_config
-from leaderboard.aggregate import setting_of, table_rows
-from leaderboard.records import read_records
+from harness.identity import chosen_row, records_of_setting
 
 
 def apply_lr_grid(cfg: DictConfig) -> None:
@@ -29,14 +24,6 @@ def apply_lr_grid(cfg: DictConfig) -> None:
     cfg.optimizer.lr = float(grid[cfg.lr_index])
 
 
-def _set_dotted(config: dict, dotted: str, value) -> None:
-    *parents, leaf = dotted.split(".")
-    node = config
-    for p in parents:
-        node = node.setdefault(p, {})
-    node[leaf] = value
-
-
 def lr_from_reference(cfg: DictConfig, task) -> dict | None:
     """With `lr_reference: {task.delay: 64}`, set optimizer.lr to the learning rate chosen
     on validation (mean over seeds) among the records of this same setting at that point
@@ -45,23 +32,13 @@ def lr_from_reference(cfg: DictConfig, task) -> dict | None:
     if ref is None:
         return None
     ref = OmegaConf.to_container(ref, resolve=True)
-    want = identity_config(cfg)
-    drop_keys(want, ("lr_reference", *SELECTED_OVER))
-    for key, value in ref.items():
-        _set_dotted(want, key, value)
-    matching = []
-    for rec in read_records(cfg.results_dir):
-        if not isinstance(rec, dict) or not isinstance(rec.get("config"), dict):
-            continue
-        have = setting_of(rec)
-        drop_keys(have, ("lr_reference",))
-        if have == want:
-            matching.append(rec)
+    matching = [rec for rec in records_of_setting(cfg, ignore=tuple(ref))
+                if all(OmegaConf.select(OmegaConf.create(rec["config"]), k) == v for k, v in ref.items())]
     if not matching:
         at = ", ".join(f"{k}={v}" for k, v in ref.items())
         raise ConfigError(f"lr_reference: no records of this setting at {at} in {cfg.results_dir}; "
                           f"run the curve's reference sweep first (it tries every learning rate of the grid there)")
-    row = table_rows(copy.deepcopy(matching))[0]
+    row = chosen_row(matching)
     cfg.optimizer.lr = float(row.lr)
     return {"at": ref, "grid": row.lr_grid, "seeds": len(row.chosen)}
 

@@ -22,7 +22,7 @@ from harness.horizon import failed_below
 from harness.identity import run_key
 from harness.learning_rate import apply_lr_grid, lr_from_reference
 from harness.quiet import quiet_libraries
-from harness.record import build_record
+from harness.record import build_record, device_name
 from harness.stopping import SolveWatch, early_stopping, outcome
 from leaderboard.records import read_records, write_record
 from models.backbone import Backbone
@@ -161,9 +161,8 @@ class Run:
 
     def announce(self, ckpt_dir: Path) -> None:
         accel = self.cfg.trainer.get("accelerator", "auto")
-        device = "cuda" if accel in ("gpu", "cuda") or (accel == "auto" and torch.cuda.is_available()) else "cpu"
-        n = torch.get_num_threads()
-        where = f"{device} ({n} thread{'s' if n != 1 else ''})" if device == "cpu" else device
+        cuda = accel in ("gpu", "cuda") or (accel == "auto" and torch.cuda.is_available())
+        where = "cuda" if cuda else device_name(torch.device("cpu"))
         log.info("%s on %s [%s] seed %s, %s; logs %s, checkpoints %s, record into %s/",
                  self.cfg.model.name, self.task.name, self.task.variant, self.cfg.seed, where,
                  self.output_dir, ckpt_dir, self.cfg.results_dir)
