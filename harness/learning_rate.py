@@ -39,6 +39,11 @@ def lr_from_reference(cfg: DictConfig, task) -> dict | None:
         raise ConfigError(f"lr_reference: no records of this setting at {at} in {cfg.results_dir}; "
                           f"run the curve's reference sweep first (it tries every learning rate of the grid there)")
     row = chosen_row(matching)
+    grid = cfg.lr_grid[cfg.model.name] if isinstance(cfg.lr_grid, DictConfig) else cfg.lr_grid
+    missing = sorted(set(map(float, grid or ())) - set(row.lr_grid))
+    if missing:  # choosing among the rates run so far would fix a rate the full grid might not
+        raise ConfigError(f"lr_reference: no run at lr {', '.join(map(str, missing))} of the declared grid yet; "
+                          f"finish the curve's reference sweep first")
     cfg.optimizer.lr = float(row.lr)
     return {"at": ref, "grid": row.lr_grid, "seeds": len(row.chosen)}
 

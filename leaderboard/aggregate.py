@@ -79,7 +79,8 @@ class Row:
 
 
 def choose_lr(row: Row) -> None:
-    """Best learning rate by mean validation primary metric over seeds; a run that
+    """Best learning rate by mean validation primary metric over the seeds every rate ran
+    (a grid on seed 0, then more seeds at the chosen rate, keeps its choice); a run that
     diverged or failed counts as the worst possible value at its learning rate."""
     metric, higher = primary_of(row.records[0])
     worst = -math.inf if higher else math.inf
@@ -87,10 +88,13 @@ def choose_lr(row: Row) -> None:
     for r in row.records:
         by_lr[lr_of(r)].append(r)
     row.lr_grid = sorted(lr for lr in by_lr if lr is not None)
+    shared = set.intersection(*({r.get("seed") for r in runs} for runs in by_lr.values()))
 
     def score(runs: list[dict]) -> float:
         vals = []
         for r in runs:
+            if shared and r.get("seed") not in shared:
+                continue
             v = (r["metrics"].get("val") or {}).get(metric) if r["status"] == "ok" else None
             vals.append(v if isinstance(v, (int, float)) and math.isfinite(v) else worst)
         return statistics.fmean(vals)

@@ -31,6 +31,15 @@ def test_learning_rate_is_chosen_on_validation_not_test():
     assert row.lr == 1e-3 and row.mean_std("acc")[:2] == (0.1, 0.0) and row.mean_std("acc")[2] == 3
 
 
+def test_learning_rates_are_compared_on_the_seeds_they_all_ran():
+    """A grid on seed 0, then seeds 1 and 2 at the rate chosen there: weaker later seeds
+    must not hand the choice to a rate that only ran the lucky seed."""
+    records = [rec("lru", 1e-3, 0, val=0.80, test=0.8), rec("lru", 1e-2, 0, val=0.70, test=0.7)]
+    records += [rec("lru", 1e-3, s, val=0.60, test=0.6) for s in (1, 2)]
+    (row,) = table_rows(records)
+    assert row.lr == 1e-3 and [r["seed"] for r in row.chosen] == [0, 1, 2]
+
+
 def test_divergence_counts_against_its_learning_rate_and_is_reported():
     records = [rec("lru", 1e-2, 0, val=0.99, test=0.99), rec("lru", 1e-2, 1, 0, 0, status="diverged")]
     records += [rec("lru", 1e-3, s, val=0.6, test=0.6) for s in range(2)]

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from common.config import ConfigError
 from harness.horizon import failed_below
+from harness.learning_rate import lr_from_reference
 from leaderboard.records import write_record
 from tasks.copy import CopyTask
 from tests.helpers import records, train
@@ -75,3 +77,29 @@ def test_a_point_beyond_the_horizon_with_one_seed_run_counts_as_failed(tmp_path)
     cfg = OmegaConf.create({"model": {"name": "lru"}, "task": {"_target_": "tasks.copy.CopyTask", "delay": 256},
                             "optimizer": {"lr": 0.003}, "seed": 0, "results_dir": str(tmp_path)})
     assert failed_below(cfg, CopyTask(delay=256), 2) == [128, 64]
+
+
+def _curve_cfg(tmp_path: Path, delay: int, seed: int, reference: dict) -> OmegaConf:
+    return OmegaConf.create({"model": {"name": "lru"}, "task": {"_target_": "tasks.copy.CopyTask", "delay": delay},
+                             "optimizer": {"lr": 0.001}, "seed": seed, "results_dir": str(tmp_path),
+                             "lr_grid": [0.001, 0.003, 0.01], "lr_reference": reference})
+
+
+def test_a_rate_chosen_on_seed_0_stays_chosen_as_more_seeds_run(tmp_path):
+    """sMNIST's grid runs on seed 0 only; seeds 1 and 2 then run at its choice, and their
+    (weaker) results must not move the choice for the runs after them."""
+    for lr, acc in ((0.001, 0.5), (0.003, 0.9), (0.01, 0.7)):
+        write_record(_record(64, 0, acc, lr), tmp_path)
+    cfg = _curve_cfg(tmp_path, 64, 1, {"seed": 0})
+    assert lr_from_reference(cfg, CopyTask(delay=64))["seeds"] == 1 and cfg.optimizer.lr == 0.003
+    write_record(_record(64, 1, 0.1, 0.003), tmp_path)
+    cfg = _curve_cfg(tmp_path, 64, 2, {"seed": 0})
+    lr_from_reference(cfg, CopyTask(delay=64))
+    assert cfg.optimizer.lr == 0.003
+
+
+def test_an_unfinished_reference_grid_is_an_error_not_a_choice(tmp_path):
+    for lr in (0.001, 0.003):
+        write_record(_record(64, 0, 0.5, lr), tmp_path)
+    with pytest.raises(ConfigError, match="no run at lr 0.01 .*finish the curve's reference sweep"):
+        lr_from_reference(_curve_cfg(tmp_path, 128, 0, {"task.delay": 64}), CopyTask(delay=128))
