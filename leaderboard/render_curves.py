@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from datetime import datetime
 
 from leaderboard.aggregate import Row, primary_of
 from leaderboard.curves import Cell, Curve, CurveRow, axis_text, steps_at
@@ -182,20 +183,51 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h"
 
 
+def run_interval(record: dict) -> tuple[float, float] | None:
+    """(start, end) in epoch seconds: a record is written as its run ends, `cost.wall_s` after it began."""
+    try:
+        end = datetime.fromisoformat(str(record["created"])).timestamp()
+        wall = float((record.get("cost") or {})["wall_s"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return end - wall, end
+
+
+def elapsed(intervals: list[tuple[float, float]]) -> float:
+    """Seconds during which at least one of the intervals was open: a sweep's wall time with
+    its parallel jobs overlapping and the gaps between sessions left out."""
+    total, reach = 0.0, -math.inf
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
 def cost_section(records: list[dict]) -> list[str]:
-    """Each sweep's (task's) wall time: sum and longest run over every record, superseded
-    reruns included, since they were paid for too."""
+    """Each sweep's (task's) cost: runs, job time (sum over runs), wall time (elapsed while
+    any of its runs ran) and the longest run, over every record, superseded reruns
+    included, since they were paid for too."""
     walls: dict[tuple[str, str], list[float]] = defaultdict(list)
+    spans: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for r in records:
-        walls[(r.get("track") or "cpu", r["task"]["name"])].append((r.get("cost") or {}).get("wall_s") or 0.0)
+        key = (r.get("track") or "cpu", r["task"]["name"])
+        walls[key].append((r.get("cost") or {}).get("wall_s") or 0.0)
+        if (span := run_interval(r)) is not None:
+            spans[key].append(span)
     if not walls:
         return []
-    out = ["## Cost", "", "Wall time of the runs behind this page, per sweep: the sum over runs (job time; sweeps "
-           "that run jobs in parallel finish sooner) and the longest run.", "",
-           _row(["track", "task", "runs", "wall time (sum)", "longest run"]), _rule(5)]
+    out = ["## Cost", "", "What the runs behind this page took, per sweep (the learning-rate grid and the curve "
+           "together): job time is the sum of the runs' own wall times; wall time is the time during which at "
+           "least one of its runs was running (parallel jobs overlap; gaps between sessions are left out); and "
+           "the longest run.", "",
+           _row(["track", "task", "runs", "job time", "wall time", "longest run"]), _rule(6)]
     for (track, task), ws in sorted(walls.items()):
-        out.append(_row([track, task, str(len(ws)), duration(sum(ws)), duration(max(ws))]))
+        out.append(_row([track, task, str(len(ws)), duration(sum(ws)), duration(elapsed(spans[(track, task)])),
+                         duration(max(ws))]))
     for track in sorted({t for t, _ in walls}):
         total = [w for (t, _), ws in walls.items() if t == track for w in ws]
-        out += ["", f"Total {track}-track job time: {duration(sum(total))} over {len(total)} runs."]
+        wall = elapsed([s for (t, _), ss in spans.items() if t == track for s in ss])
+        out += ["", f"Total {track}-track job time: {duration(sum(total))} over {len(total)} runs; "
+                    f"wall time {duration(wall)}."]
     return out + [""]

@@ -160,7 +160,17 @@ def test_cost_section_states_each_sweeps_wall_time(tmp_path):
     write_all(curve_records(), tmp_path)
     build(tmp_path, tmp_path / "lb.md")
     text = (tmp_path / "lb.md").read_text()
-    assert "| cpu | copy | 30 | 5.5 min | 12 s |" in text and "Total cpu-track job time: 5.5 min over 30 runs." in text
+    # every fixture record ends at the same instant, so the runs overlap: wall time = the longest run
+    assert "| cpu | copy | 30 | 5.5 min | 12 s | 12 s |" in text
+    assert "Total cpu-track job time: 5.5 min over 30 runs; wall time 12 s." in text
+
+
+def test_wall_time_counts_overlapping_runs_once_and_leaves_out_gaps():
+    from leaderboard.render_curves import elapsed
+
+    # two jobs in parallel (0-10, 5-20), then a gap, then one run (100-130)
+    assert elapsed([(100, 130), (0, 10), (5, 20)]) == 50
+    assert elapsed([(0, 10), (2, 8)]) == 10 and elapsed([]) == 0
 
 
 def test_curve_pages_and_figures_are_byte_identical_when_rebuilt(tmp_path):
