@@ -13,10 +13,11 @@ from leaderboard.aggregate import Row, table_rows
 from leaderboard.curves import Curve, curves_of
 from leaderboard.records import Skipped, read_records
 from leaderboard.render import TRACKS, section
-from leaderboard.render_curves import HEADLINE_LEGEND, cost_section, curve_section, headline
+from leaderboard.render_curves import HEADLINE_LEGEND, cost_section, cost_table, curve_section, headline
 
 PUBLISHED = "leaderboard/results"
 HEADLINE_START, HEADLINE_END = "<!-- headline:start -->", "<!-- headline:end -->"
+COST_START, COST_END = "<!-- cost:start -->", "<!-- cost:end -->"
 
 Tables = dict[tuple[str, str, str], list[Row]]
 
@@ -103,17 +104,24 @@ def leaderboard_markdown(data: Collected, figures: list[str], figures_link: str 
 
 
 def update_project_readme(readme: Path, data: Collected) -> bool:
-    """Copy the headline table between the markers of the project README."""
+    """Copy the headline table, and the sweeps' cost table, between their markers in the
+    project README (a README without the markers is left alone)."""
     if not readme.exists():
         return False
     text = readme.read_text()
     if HEADLINE_START not in text or HEADLINE_END not in text:
         return False
-    block = "\n".join([HEADLINE_START, *headline_lines(data)[0], HEADLINE_END])
-    new = re.sub(re.escape(HEADLINE_START) + r".*?" + re.escape(HEADLINE_END), lambda _: block, text, flags=re.S)
+    new = _between(text, HEADLINE_START, HEADLINE_END, headline_lines(data)[0])
+    if COST_START in new and COST_END in new:
+        new = _between(new, COST_START, COST_END, cost_table(data.records))
     if new != text:
         readme.write_text(new)
     return True
+
+
+def _between(text: str, start: str, end: str, lines: list[str]) -> str:
+    block = "\n".join([start, *lines, end])
+    return re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
 
 
 def remove_stale_figures(figures_dir: Path, data: Collected, written: list[str]) -> None:

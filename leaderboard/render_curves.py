@@ -11,6 +11,7 @@ from leaderboard.curves import Cell, Curve, CurveRow, axis_text, steps_at
 from leaderboard.render import TRACKS, lr_text, metric_cell, num
 
 NOT_RUN = "·"
+EDGE = " (grid end)"
 HEADLINE_LEGEND = (
     "Horizon: the largest axis value a model solves with ≥ 2 of 3 seeds (test criterion of each curve, below); "
     "`< x`: not even the curve's first point; `≥ x`: solved at the curve's last point, so the curve has not found "
@@ -104,12 +105,16 @@ def lr_sentence(curve: Curve) -> str:
         groups[(row.reference, tuple(row.lr_grid))].append(row)
     parts = []
     for (ref, grid), rows in sorted(groups.items(), key=lambda kv: (kv[0][0] is None, kv[0][0] or 0, kv[0][1])):
-        chosen = ", ".join(f"{r.label} {lr_text(r.lr)}" for r in rows)
+        # a rate at an end of the grid was not bracketed: a rate beyond it might do better
+        chosen = ", ".join(f"{r.label} {lr_text(r.lr)}{EDGE if len(grid) > 2 and r.lr in (grid[0], grid[-1]) else ''}"
+                           for r in rows)
         if ref is None:
             parts.append(f"without a reference point (each point's own choice): {chosen}")
         else:
             parts.append(f"chosen on validation at {axis_text(curve.axis_name, ref)} from {_rates(list(grid))}: {chosen}")
-    return "Learning rate " + "; ".join(parts) + "."
+    edge = any(len(g) > 2 and r.lr in (g[0], g[-1]) for (_, g), rows in groups.items() for r in rows)
+    return "Learning rate " + "; ".join(parts) + "." + (" A rate at a grid end was not bracketed: one beyond it "
+                                                         "was not tried." if edge else "")
 
 
 def _criterion(curve: Curve, which: str = "horizon") -> str | None:
@@ -205,9 +210,20 @@ def elapsed(intervals: list[tuple[float, float]]) -> float:
 
 
 def cost_section(records: list[dict]) -> list[str]:
-    """Each sweep's (task's) cost: runs, job time (sum over runs), wall time (elapsed while
-    any of its runs ran) and the longest run, over every record, superseded reruns
-    included, since they were paid for too."""
+    """The page's cost section: what job time and wall time mean, then `cost_table`."""
+    table = cost_table(records)
+    if not table:
+        return []
+    return ["## Cost", "", "What the runs behind this page took, per sweep (the learning-rate grid and the curve "
+            "together): job time is the sum of the runs' own wall times; wall time is the time during which at "
+            "least one of its runs was running (parallel jobs overlap; gaps between sessions are left out); and "
+            "the longest run.", "", *table, ""]
+
+
+def cost_table(records: list[dict]) -> list[str]:
+    """Each sweep's (task's) runs, job time (sum over runs), wall time (elapsed while any of its
+    runs ran) and longest run, over every record, superseded reruns included, since they were
+    paid for too; then each track's totals."""
     walls: dict[tuple[str, str], list[float]] = defaultdict(list)
     spans: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for r in records:
@@ -217,11 +233,7 @@ def cost_section(records: list[dict]) -> list[str]:
             spans[key].append(span)
     if not walls:
         return []
-    out = ["## Cost", "", "What the runs behind this page took, per sweep (the learning-rate grid and the curve "
-           "together): job time is the sum of the runs' own wall times; wall time is the time during which at "
-           "least one of its runs was running (parallel jobs overlap; gaps between sessions are left out); and "
-           "the longest run.", "",
-           _row(["track", "task", "runs", "job time", "wall time", "longest run"]), _rule(6)]
+    out = [_row(["track", "task", "runs", "job time", "wall time", "longest run"]), _rule(6)]
     for (track, task), ws in sorted(walls.items()):
         out.append(_row([track, task, str(len(ws)), duration(sum(ws)), duration(elapsed(spans[(track, task)])),
                          duration(max(ws))]))
@@ -230,4 +242,4 @@ def cost_section(records: list[dict]) -> list[str]:
         wall = elapsed([s for (t, _), ss in spans.items() if t == track for s in ss])
         out += ["", f"Total {track}-track job time: {duration(sum(total))} over {len(total)} runs; "
                     f"wall time {duration(wall)}."]
-    return out + [""]
+    return out

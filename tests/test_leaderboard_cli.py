@@ -14,7 +14,7 @@ import pytest
 from leaderboard.build import build, collect
 from leaderboard.records import write_record
 from tests.test_leaderboard import rec
-from tests.test_leaderboard_curves import crec
+from tests.test_leaderboard_curves import crec, write_all
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKED = "# Project\n\n<!-- headline:start -->\nold\n<!-- headline:end -->\n"
@@ -137,3 +137,16 @@ def test_records_a_sweep_did_not_write_stay_off_the_published_pages(tmp_path):
     assert len(collect(tmp_path).records) == 2
     published = collect(tmp_path, published=True)
     assert len(published.records) == 1 and "not written by a declared sweep" in published.skipped[0].reason
+
+
+def test_the_project_readme_gets_the_sweeps_cost_table_between_its_markers(tmp_path):
+    from leaderboard.build import update_project_readme
+
+    readme = tmp_path / "README.md"
+    readme.write_text(MARKED + "\n<!-- cost:start -->\nstale\n<!-- cost:end -->\ntail\n")
+    records = [crec("lru", 64, s, 0.95) for s in range(3)]
+    write_all(records, tmp_path / "r")
+    assert update_project_readme(readme, collect(tmp_path / "r"))
+    text = readme.read_text()
+    assert "stale" not in text and text.endswith("<!-- cost:end -->\ntail\n")
+    assert "| cpu | copy | 3 | 33 s | 12 s | 12 s |" in text and "Total cpu-track job time: 33 s over 3 runs" in text

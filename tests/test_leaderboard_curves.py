@@ -109,7 +109,7 @@ def test_learning_rate_is_chosen_at_the_reference_point_and_kept_along_the_curve
     assert lru.horizon == 128
     build(tmp_path, tmp_path / "lb.md")
     text = (tmp_path / "lb.md").read_text()
-    assert "chosen on validation at T = 64 from {0.001, 0.003, 0.01}: gru 0.001, lru 0.003" in text
+    assert "chosen on validation at T = 64 from {0.001, 0.003, 0.01}: gru 0.001 (grid end), lru 0.003" in text
 
 
 def test_the_reference_point_may_be_named_by_its_axis_value(tmp_path):
@@ -195,3 +195,10 @@ def test_figures_of_tasks_without_records_are_removed_and_the_papers_kept(tmp_pa
     build(tmp_path / "results", tmp_path / "lb.md", None, fig)
     assert sorted(p.name for p in fig.iterdir()) == ["cpu_curves_metric.png", "cpu_curves_sensitivity.png",
                                                      "cpu_curves_steps.png", "paper_curse1d.png"]
+
+
+def test_a_rate_chosen_at_an_end_of_the_grid_is_marked(tmp_path):
+    write_all(curve_records(), tmp_path)
+    build(tmp_path, tmp_path / "lb.md")
+    text = (tmp_path / "lb.md").read_text()
+    assert "gru 0.001 (grid end), lru 0.003." in text and "one beyond it was not tried" in text
