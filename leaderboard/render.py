@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from leaderboard.aggregate import Row, primary_of
+from leaderboard.schema import OUTCOMES
 
 SENS_COLUMNS = [("act_m2_max", "E[y²] max"), ("grad_ratio", "grad rec/other"), ("state_sens_rel_max", "state sens rel"),
                 ("tau_max_over_T", "τ_max/T"), ("jac_fro_lag", "‖∂h_T/∂h_T-k‖²")]
@@ -27,9 +28,43 @@ def lr_text(lr: float | None) -> str:
     return "–" if lr is None else f"{lr:g}"
 
 
+def is_bound(row: Row) -> bool:
+    """A run at the chosen rate hit its cap while still improving: the mean is a bound, not a value."""
+    return any(r.get("outcome") == "budget" for r in row.chosen)
+
+
 def metric_cell(row: Row, metric: str) -> str:
     mean, std, n = row.mean_std(metric)
-    return "–" if mean is None else f"{num(mean)} ± {num(std)}"
+    if mean is None:
+        return "–"
+    primary, higher = primary_of(row.records[0])
+    return ("≥ " if higher else "≤ ") * (metric == primary and is_bound(row)) + f"{num(mean)} ± {num(std)}"
+
+
+def outcomes_cell(row: Row) -> str:
+    """Verdicts of the runs at the chosen rate, as solved / plateaued / budget counts."""
+    counts = [sum(r.get("outcome") == o for r in row.chosen) for o in OUTCOMES]
+    return " / ".join(map(str, counts))
+
+
+def budget_text(budgets: list[dict]) -> str:
+    """The declared budget of each run, as a sentence."""
+    def one(b: dict) -> str:
+        steps = b.get("max_steps")
+        cap = f"step cap {steps}" if steps is not None and steps > 0 else f"epoch cap {b.get('max_epochs', '?')}"
+        parts = [cap, f"batch {b.get('batch_size', '?')}",
+                 f"validation every {b['val_every']} steps" if b.get("val_every") else "validation every epoch",
+                 f"patience {b['patience']} validations" if b.get("patience") is not None else "no early stop"]
+        return ", ".join(parts)
+    return "Budget per run: " + ("not recorded" if not budgets else "; ".join(one(b) for b in budgets)) + "."
+
+
+def duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.2f} h"
 
 
 def seeds_cell(row: Row, metric: str) -> str:
@@ -41,21 +76,23 @@ def seeds_cell(row: Row, metric: str) -> str:
 def table(rows: list[Row]) -> list[str]:
     metric, higher = primary_of(rows[0].records[0])
     others = sorted({k for row in rows for r in row.chosen for k in (r["metrics"].get("test") or {})} - {metric})
-    head = (["model", f"test {metric} {'↑' if higher else '↓'}", "seeds", *[f"test {m}" for m in others], "lr (grid)",
-             "diverged"] + [f"{title} init→final" for _, title in SENS_COLUMNS]
-            + ["params", "state", "tokens/s", "device"])
+    verdicts = any(r.get("outcome") for row in rows for r in row.records)
+    head = (["model", f"test {metric} {'↑' if higher else '↓'}", "seeds", *["solved / plateaued / budget"] * verdicts,
+             *[f"test {m}" for m in others], "lr (grid)", "diverged"] + [f"{title} init→final" for _, title in SENS_COLUMNS]
+            + ["params", "state", "tokens/s", "device", *["wall time"] * verdicts])
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["--:"] * (len(head) - 1)) + "|"]
     for row in rows:
         first = row.chosen[0]
         grid = ", ".join(lr_text(x) for x in row.lr_grid)
         cells = [
-            row.label, metric_cell(row, metric), seeds_cell(row, metric),
+            row.label, metric_cell(row, metric), seeds_cell(row, metric), *[outcomes_cell(row)] * verdicts,
             *[metric_cell(row, m) for m in others],
             f"{lr_text(row.lr)} ({grid})" if len(row.lr_grid) > 1 else lr_text(row.lr),
             f"{row.diverged}/{len(row.records)}",
             *[f"{num(row.sensitivity('init', k))} → {num(row.sensitivity('final', k))}" for k, _ in SENS_COLUMNS],
             str(first["model"].get("params", "–")), str(first["model"].get("state_size", "–")),
             num(row.cost("tokens_per_s"), 0), (first.get("cost") or {}).get("device", "–"),
+            *[duration(sum((r.get("cost") or {}).get("wall_s") or 0.0 for r in row.records))] * verdicts,
         ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return lines
@@ -70,4 +107,9 @@ def section(track: str, task: str, variant: str, rows: list[Row], baselines: dic
            f"ended finite); `diverged` counts runs over the whole grid."]
     if baselines:
         out[-1] += " Baselines: " + ", ".join(f"{k} = {num(v, 4)}" for k, v in sorted(baselines.items())) + "."
+    budgets = {repr(sorted(b.items())): b for row in rows for r in row.records if (b := r.get("budget"))}
+    if budgets:
+        out[-1] += (f" {budget_text([budgets[k] for k in sorted(budgets)])} A run's outcome is `plateaued` when "
+                    f"validation {metric} stops improving within the patience and `budget` when the cap stops it "
+                    f"still improving (its mean is then a bound: `≥`/`≤`); wall time sums every run of the row's grid.")
     return out + ["", *table(rows), ""]

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from leaderboard.aggregate import Row, primary_of
 from leaderboard.curves import Cell, Curve, CurveRow, axis_text, steps_at
-from leaderboard.render import TRACKS, lr_text, metric_cell, num
+from leaderboard.render import TRACKS, budget_text, duration, lr_text, metric_cell, num
 
 NOT_RUN = "·"
 EDGE = " (grid end)"
@@ -141,14 +141,7 @@ def _outcome_text(curve: Curve) -> str:
 
 
 def _budget_text(curve: Curve) -> str:
-    def one(b: dict) -> str:
-        cap = f"step cap {b['max_steps']}" if b.get("max_steps") is not None else f"epoch cap {b.get('max_epochs', '?')}"
-        parts = [cap, f"batch {b.get('batch_size', '?')}",
-                 f"validation every {b.get('val_every', '?')} steps",
-                 f"patience {b['patience']} validations" if b.get("patience") is not None else "no early stop"]
-        return ", ".join(parts)
-    budgets = curve.budgets()
-    return "Budget per run: " + ("not recorded" if not budgets else "; ".join(one(b) for b in budgets)) + "."
+    return budget_text(curve.budgets())
 
 
 def curve_section(curve: Curve) -> list[str]:
@@ -178,14 +171,6 @@ def curve_section(curve: Curve) -> list[str]:
                              num(cell.final("state_sens_rel_max")), num(cell.final("grad_ratio")),
                              duration(cell.wall_s)]))
     return out + [""]
-
-
-def duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.2f} h"
 
 
 def run_interval(record: dict) -> tuple[float, float] | None:

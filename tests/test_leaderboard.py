@@ -108,3 +108,24 @@ def test_committed_leaderboard_is_what_the_committed_records_give(tmp_path):
 def _without_figure_links(text: str) -> str:
     """Figure links are relative to where the page is written; everything else must match."""
     return "\n".join(line for line in text.splitlines() if not line.startswith("!["))
+
+
+def test_a_task_without_an_axis_shows_verdicts_budget_and_bounds(tmp_path):
+    """sMNIST-like rows: outcome counts, the budget sentence, `≥` for a row whose run hit the
+    cap still improving (also in the headline), a plain value for a plateaued row, wall time."""
+    records = []
+    for model, outcome in (("lru", "plateaued"), ("gru", "budget")):
+        for s in range(3):
+            r = rec(model, 1e-3, s, val=0.9, test=0.8 if model == "lru" else 0.7)
+            r.update(schema=2, outcome=outcome if s == 0 else "plateaued", track="cpu", published=True,
+                     budget={"max_steps": -1, "max_epochs": 5, "batch_size": 32, "patience": 3, "val_every": 94})
+            r["cost"]["wall_s"] = 60.0
+            records.append(r)
+    for r in records:
+        write_record(r, tmp_path / "r")
+    build(tmp_path / "r", tmp_path / "lb.md")
+    text = (tmp_path / "lb.md").read_text()
+    assert "Budget per run: epoch cap 5, batch 32, validation every 94 steps, patience 3 validations." in text
+    assert "| lru | 0.800 ± 0 | 3 | 0 / 3 / 0 |" in text and "| gru | ≥ 0.700 ± 0 | 3 | 0 / 2 / 1 |" in text
+    assert "| gru | ≥ 0.700 ± 0 |\n" in text  # the headline marks the bound too
+    assert text.count("| 3.0 min |") == 2
