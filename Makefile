@@ -37,7 +37,7 @@ leaderboard: $(STAMP)
 
 # The whole cpu track, each curve's reference sweep before the curve; idempotent, so a stopped
 # run continues where it was when started again.
-CPU_TRACK := copy_lr copy teacher_lr teacher selective_copy_lr selective_copy smnist_lr smnist
+CPU_TRACK := copy_lr copy teacher_lr teacher selective_copy_lr selective_copy smnist_lr smnist sfmnist_lr sfmnist
 cpu-track: $(STAMP)
 	for sweep in $(CPU_TRACK); do $(PY) train.py -m experiment=leaderboard/$$sweep || exit 1; done
 	$(PY) -m leaderboard
