@@ -143,10 +143,6 @@ class Curve:
     def records(self) -> list[dict]:
         return [r for row in self.rows for r in row.records]
 
-    def budgets(self) -> list[dict]:
-        seen = {repr(sorted((r.get("budget") or {}).items())): r.get("budget") for r in self.records() if r.get("budget")}
-        return [seen[k] for k in sorted(seen)]
-
     def criteria(self, which: str = "horizon") -> dict[float, dict]:
         """The task's `horizon` (test) or `solve` (validation) criterion at each axis value:
         thresholds may depend on it (the teacher's on ν₀)."""

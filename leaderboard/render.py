@@ -47,8 +47,8 @@ def outcomes_cell(row: Row) -> str:
     return " / ".join(map(str, counts))
 
 
-def budget_text(budgets: list[dict]) -> str:
-    """The declared budget of each run, as a sentence."""
+def budget_text(records: list[dict]) -> str:
+    """The declared budgets of these runs (each distinct one once), as a sentence."""
     def one(b: dict) -> str:
         steps = b.get("max_steps")
         cap = f"step cap {steps}" if steps is not None and steps > 0 else f"epoch cap {b.get('max_epochs', '?')}"
@@ -56,7 +56,8 @@ def budget_text(budgets: list[dict]) -> str:
                  f"validation every {b['val_every']} steps" if b.get("val_every") else "validation every epoch",
                  f"patience {b['patience']} validations" if b.get("patience") is not None else "no early stop"]
         return ", ".join(parts)
-    return "Budget per run: " + ("not recorded" if not budgets else "; ".join(one(b) for b in budgets)) + "."
+    seen = {repr(sorted(b.items())): b for r in records if (b := r.get("budget"))}
+    return "Budget per run: " + ("not recorded" if not seen else "; ".join(one(seen[k]) for k in sorted(seen))) + "."
 
 
 def duration(seconds: float) -> str:
@@ -107,9 +108,9 @@ def section(track: str, task: str, variant: str, rows: list[Row], baselines: dic
            f"ended finite); `diverged` counts runs over the whole grid."]
     if baselines:
         out[-1] += " Baselines: " + ", ".join(f"{k} = {num(v, 4)}" for k, v in sorted(baselines.items())) + "."
-    budgets = {repr(sorted(b.items())): b for row in rows for r in row.records if (b := r.get("budget"))}
-    if budgets:
-        out[-1] += (f" {budget_text([budgets[k] for k in sorted(budgets)])} A run's outcome is `plateaued` when "
+    records = [r for row in rows for r in row.records]
+    if any(r.get("budget") for r in records):
+        out[-1] += (f" {budget_text(records)} A run's outcome is `plateaued` when "
                     f"validation {metric} stops improving within the patience and `budget` when the cap stops it "
                     f"still improving (its mean is then a bound: `≥`/`≤`); wall time sums every run of the row's grid.")
     return out + ["", *table(rows), ""]

@@ -99,6 +99,10 @@ def _rates(rates: list[float]) -> str:
     return "{" + ", ".join(lr_text(x) for x in rates) + "}"
 
 
+def _at_grid_end(lr: float | None, grid: tuple) -> bool:
+    return len(grid) > 2 and lr in (grid[0], grid[-1])
+
+
 def lr_sentence(curve: Curve) -> str:
     groups: dict[tuple, list[CurveRow]] = defaultdict(list)
     for row in sorted(curve.rows, key=lambda r: r.label):
@@ -106,13 +110,12 @@ def lr_sentence(curve: Curve) -> str:
     parts = []
     for (ref, grid), rows in sorted(groups.items(), key=lambda kv: (kv[0][0] is None, kv[0][0] or 0, kv[0][1])):
         # a rate at an end of the grid was not bracketed: a rate beyond it might do better
-        chosen = ", ".join(f"{r.label} {lr_text(r.lr)}{EDGE if len(grid) > 2 and r.lr in (grid[0], grid[-1]) else ''}"
-                           for r in rows)
+        chosen = ", ".join(f"{r.label} {lr_text(r.lr)}{EDGE * _at_grid_end(r.lr, grid)}" for r in rows)
         if ref is None:
             parts.append(f"without a reference point (each point's own choice): {chosen}")
         else:
             parts.append(f"chosen on validation at {axis_text(curve.axis_name, ref)} from {_rates(list(grid))}: {chosen}")
-    edge = any(len(g) > 2 and r.lr in (g[0], g[-1]) for (_, g), rows in groups.items() for r in rows)
+    edge = any(_at_grid_end(r.lr, g) for (_, g), rows in groups.items() for r in rows)
     return "Learning rate " + "; ".join(parts) + "." + (" A rate at a grid end was not bracketed: one beyond it "
                                                          "was not tried." if edge else "")
 
@@ -140,17 +143,13 @@ def _outcome_text(curve: Curve) -> str:
             if solve else "")
 
 
-def _budget_text(curve: Curve) -> str:
-    return budget_text(curve.budgets())
-
-
 def curve_section(curve: Curve) -> list[str]:
     name, arrow = curve.axis_name, "↑" if curve.higher else "↓"
     out = [f"### {curve.title} · {curve.track}: horizon over {name} (`{curve.axis_key}`)", "",
            f"Protocol: task `{curve.task}` with `{curve.curve}` at each {name}; {TRACKS.get(curve.track, curve.track)}. "
            f"A run solves a point when its {_criterion(curve) or 'test criterion (none recorded)'}; a point is "
            f"solved with ≥ 2 of 3 seeds. {_outcome_text(curve)}"
-           f"{_budget_text(curve)} {lr_sentence(curve)} Cells: test {curve.metric} {arrow} mean ± std over seeds at "
+           f"{budget_text(curve.records())} {lr_sentence(curve)} Cells: test {curve.metric} {arrow} mean ± std over seeds at "
            f"that rate (seeds solved k/n); `{'≥' if curve.higher else '≤'}` marks a bound (a seed hit the step cap "
            f"while still improving); `{NOT_RUN}` not run (beyond the model's horizon).", ""]
     head = ["model", f"horizon {name}", *[axis_text(name, v) for v in curve.values]]
