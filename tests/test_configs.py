@@ -52,6 +52,11 @@ def test_every_other_group_option_composes_and_builds(group: str):
         built(f"{group}={option}", *(["lr_reference=null"] if group == "experiment" else []))
 
 
+def test_runs_started_in_the_same_second_get_their_own_log_folders():
+    first, second = (compose("config", return_hydra_config=True).hydra for _ in range(2))
+    assert first.run.dir != second.run.dir and first.sweep.dir != second.sweep.dir
+
+
 @pytest.mark.parametrize(
     "override, fragment",
     [
