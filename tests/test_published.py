@@ -6,6 +6,7 @@ import hashlib
 import subprocess
 from pathlib import Path
 
+from leaderboard.schema import OUTCOMES
 from tests.helpers import ROOT, records, train
 
 PUBLISHED = [ROOT / "leaderboard" / "results", ROOT / "leaderboard" / "README.md", ROOT / "README.md"]
@@ -36,3 +37,14 @@ def test_default_run_leaves_published_pages_unchanged(tmp_path: Path):
     finally:
         for f in new:
             f.unlink()
+
+
+def test_every_published_run_ends_in_a_verdict():
+    """A finished run carries its outcome; a run that diverged or failed has none, its status is the verdict."""
+    published = records(ROOT / "leaderboard" / "results")
+    assert published
+    for rec in published:
+        if rec["status"] == "ok":
+            assert rec.get("outcome") in OUTCOMES, rec["run_id"]
+        else:
+            assert rec["status"] in ("diverged", "failed") and rec.get("outcome") is None, rec["run_id"]
