@@ -26,11 +26,10 @@ def main(cfg: DictConfig) -> None:
     published = str(hc.runtime.choices.get("experiment") or "").startswith("leaderboard/")
     try:
         preflight(cfg.task)  # before torch and Lightning load: missing data fails in a second
-        from harness.run import Run
+        from harness.run import train
         from harness.summary import print_summary
 
-        run = Run(cfg, output_dir=hc.runtime.output_dir, skip_finished=sweeping, published=published)
-        record = run.execute()
+        record, parts = train(cfg, output_dir=hc.runtime.output_dir, skip_finished=sweeping, published=published)
     except UserError as err:
         fail(str(err), log_dir=hc.runtime.output_dir)
         note_outcome(hc.runtime.output_dir, "invalid")
@@ -44,7 +43,7 @@ def main(cfg: DictConfig) -> None:
         note_outcome(hc.runtime.output_dir, "failed")
         raise
     if record is None:
-        note_outcome(hc.runtime.output_dir, run.skipped)
+        note_outcome(hc.runtime.output_dir, parts["run"].skipped)
     elif "_path" in record:  # rank 0 wrote the record
         note_outcome(hc.runtime.output_dir, record["status"])
         print_summary(record, log_dir=hc.runtime.output_dir)

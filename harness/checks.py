@@ -2,6 +2,7 @@
 saying what is wrong and what to do (a ConfigError), never a traceback later on."""
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -9,22 +10,64 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from common.config import ConfigError
+from common.names import check_names
 
 # Bytes a training step keeps per (sequence, step, channel, layer) for the backward pass:
 # norm, layer input/output and state, GELU, GLU (2x), dropout and residual, in fp32, with slack.
 ACTIVATION_BYTES = 4 * 24
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask, e.g. under taskset or a container's cpuset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def check_run_keys(cfg: DictConfig) -> None:
+    check_names(cfg)
     if cfg.seed < 0:
         raise ConfigError(f"seed={cfg.seed} is invalid: use a seed >= 0 (e.g. seed=0)")
     if cfg.threads is not None and cfg.threads < 1:
         raise ConfigError(f"threads={cfg.threads} is invalid: expected a positive number or null")
+    # more threads than cores makes torch's workers wait on each other: measured 36x slower
+    # (threads=999 on 2 cores: 72.6 s instead of 2.0 s for the same run)
+    if cfg.threads is not None and cfg.threads > (cores := usable_cores()):
+        raise ConfigError(f"threads={cfg.threads}: only {cores} CPU cores here; use threads={cores} or fewer")
+    check_trainer_budget(cfg.trainer)
     for key in ("results_dir", "checkpoint_dir"):
         if not str(cfg[key]).strip():
             raise ConfigError(f"{key} is empty: give a directory, e.g. {key}={'results' if key == 'results_dir' else 'checkpoints'}")
     if cfg.stop.patience is not None and cfg.stop.patience < 1:
         raise ConfigError(f"stop.patience={cfg.stop.patience}: a number of validations >= 1, or null for no plateau stop")
+
+
+def check_trainer_budget(trainer: DictConfig) -> None:
+    """Trainer values Lightning accepts but that make a run's verdict meaningless."""
+    steps, every = trainer.get("max_steps"), trainer.get("val_check_interval")
+    if (isinstance(steps, int) and steps > 0 and isinstance(every, int) and not isinstance(every, bool)
+            and every > steps and (trainer.get("limit_val_batches") != 0)):
+        # no validation would ever run: the verdict would read "still improving" with nothing measured
+        raise ConfigError(f"trainer.val_check_interval={every} is larger than trainer.max_steps={steps}: no "
+                          f"validation would run; use trainer.val_check_interval={steps} or less")
+    clip = trainer.get("gradient_clip_val")
+    if isinstance(clip, (int, float)) and not isinstance(clip, bool) and clip < 0:
+        raise ConfigError(f"trainer.gradient_clip_val={clip} is invalid: a norm >= 0 to clip at, or null for no clipping")
+
+
+def settle_precision(trainer: DictConfig) -> None:
+    """Write into the config the precision Lightning will really use, so the record and the
+    run key name what ran: on a CPU Lightning swaps fp16 AMP for bf16 with only a warning."""
+    import torch
+
+    accel = str(trainer.get("accelerator", "auto"))
+    on_cpu = accel == "cpu" or (accel == "auto" and not torch.cuda.is_available())
+    if on_cpu and str(trainer.get("precision")) in ("16-mixed", "16"):
+        logging.getLogger("harness").warning(
+            "trainer.precision=%s: fp16 autocast is not available on a CPU; this run uses bf16-mixed and its "
+            "record says so", trainer.precision)
+        trainer.precision = "bf16-mixed"
 
 
 def check_writable(directory: str, key: str) -> None:
@@ -65,27 +108,41 @@ def available_memory_bytes() -> int | None:
     return None
 
 
-def estimate_memory(task, model_cfg: DictConfig) -> dict[str, float]:
-    """Bytes of the evaluation sets held in memory and of one training step's activations."""
+def memory_terms(task, model_cfg: DictConfig) -> dict:
+    """Bytes of the evaluation sets held in memory and of one training step's activations, and
+    the factors of the latter, so the hint can name the term that dominates."""
     spec = task.spec
     per_pos = 17 if spec.input_kind == "tokens" else 4 * (spec.d_input + spec.d_output) + 1
     n_eval = getattr(task, "n_val", 0) + getattr(task, "n_test", 0)
     layer = OmegaConf.to_container(model_cfg.layer, resolve=True)
-    width = max(model_cfg.d_model, 2 * (layer.get("d_state") or 0))
+    d_state = layer.get("d_state") or 0
+    width = max(model_cfg.d_model, 2 * d_state)
     depth = 1 if model_cfg.mode == "bare" else model_cfg.n_layers
     step = task.batch_size * spec.seq_len * (width * depth * ACTIVATION_BYTES + 12 * spec.d_output)
-    return {"eval_sets": n_eval * spec.seq_len * per_pos, "train_step": step}
+    return {"eval_sets": n_eval * spec.seq_len * per_pos, "train_step": step,
+            "state_sets_width": 2 * d_state > model_cfg.d_model, "d_state": d_state, "width": width}
+
+
+def memory_hint(terms: dict) -> str:
+    """What to lower, naming the term that dominates the estimate."""
+    if terms["eval_sets"] >= terms["train_step"]:
+        return "lower task.n_val / task.n_test (the evaluation sets dominate) or shorten the sequences"
+    if terms["state_sets_width"]:
+        return (f"lower model.d_state (its {terms['d_state']} states, {terms['width']} values per position and layer, "
+                f"dominate one training step), or task.batch_size")
+    return ("lower task.batch_size, model.d_model or model.n_layers, or shorten the sequences (one training step "
+            "dominates)")
 
 
 def check_memory(task, model_cfg: DictConfig) -> None:
     limit = available_memory_bytes()
     if limit is None:
         return
-    need = estimate_memory(task, model_cfg)
-    total = sum(need.values())
+    terms = memory_terms(task, model_cfg)
+    total = terms["eval_sets"] + terms["train_step"]
     if total > limit:
         gib = 2**30
         raise ConfigError(
-            f"this run needs about {total / gib:.1f} GiB (evaluation sets {need['eval_sets'] / gib:.1f} GiB, one "
-            f"training step {need['train_step'] / gib:.1f} GiB) but {limit / gib:.1f} GiB are available; "
-            f"shorten the sequences or lower task.batch_size / task.n_val / task.n_test")
+            f"this run needs about {total / gib:.1f} GiB (evaluation sets {terms['eval_sets'] / gib:.1f} GiB, one "
+            f"training step {terms['train_step'] / gib:.1f} GiB) but {limit / gib:.1f} GiB are available; "
+            f"{memory_hint(terms)}")

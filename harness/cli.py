@@ -2,8 +2,12 @@
 runs, and turn user mistakes into one line on stderr (exit code 2), no traceback."""
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import enum
 import sys
+import types
+import typing
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +19,8 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from common.errors import RunInterrupted, UserError
+from common.names import check_names
+from common.schema import RunSchema
 from common.schema import register as register_schema
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -27,8 +33,11 @@ def fail(message: str, log_dir: str | Path | None = None) -> int:
     """One `error:` line on stderr (and in the run's train.log when it has one)."""
     print(f"error: {message}", file=sys.stderr)
     if log_dir is not None and Path(log_dir).is_dir():
-        with open(Path(log_dir) / "train.log", "a") as f:
-            f.write(f"error: {message}\n")
+        try:
+            with open(Path(log_dir) / "train.log", "a") as f:
+                f.write(f"error: {message}\n")
+        except OSError:
+            pass  # the line is on stderr already; a full disk must not turn it into a traceback
     return EXIT_USER_ERROR
 
 
@@ -122,11 +131,74 @@ def _explain(err: Exception, overrides: list[str]) -> str:
         hint = difflib.get_close_matches(leaf, known, n=1)
         return (f"unknown key {key}" + (f" (did you mean {parent + '.' if parent else ''}{hint[0]}?)" if hint else "")
                 + (f"; {parent or 'top level'} has: {', '.join(known)}" if known else ""))
+    typed = _typed_key_problem(err.__cause__, overrides)
+    if typed:
+        return typed
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         return type(err).__name__
     # Hydra often says "...raised while composing config:" and gives the reason on the next line.
     return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+
+
+def _expected(tp) -> str:
+    """A schema annotation in words: what a value of that key must be."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        nullable = len(args) < len(typing.get_args(tp))
+        text = " or ".join(_expected(a) for a in args)
+        return text + " (or null)" if nullable else text
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return "one of " + ", ".join(m.value for m in tp)
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(tp, "a value of type "
+                                                                                             + getattr(tp, "__name__", str(tp)))
+
+
+def _schema_type(full_key: str):
+    """The annotation of a dotted top-level key in common/schema.py, or None."""
+    cls = RunSchema
+    tp = None
+    for part in full_key.split("."):
+        if cls is None or not dataclasses.is_dataclass(cls):
+            return None
+        hints = typing.get_type_hints(cls)
+        if part not in hints:
+            return None
+        tp = hints[part]
+        cls = tp if dataclasses.is_dataclass(tp) else None
+    return tp
+
+
+def _typed_key_problem(cause: BaseException | None, overrides: list[str]) -> str | None:
+    """'seed=1.5: seed must be an integer' for a value OmegaConf refused for a declared key
+    (Hydra's own message, 'Error merging override seed=1.5', drops the reason)."""
+    key = getattr(cause, "full_key", None)
+    if not isinstance(cause, OmegaConfBaseException) or not key:
+        return None
+    tp = _schema_type(key)
+    if tp is None or tp is typing.Any:
+        return None
+    given = next((o.lstrip("+~") for o in overrides if o.lstrip("+~").split("=", 1)[0] == key), None)
+    return f"{given or key}: {key} must be {_expected(tp)}"
+
+
+def _parse_problem(overrides: list[str]) -> str | None:
+    """The first override Hydra's grammar refuses, with a hint to quote its value: an unquoted
+    value may hold only ASCII letters, digits and a few symbols (no accents, spaces, brackets)."""
+    parser = OverridesParser.create()
+    for o in overrides:
+        try:
+            parser.parse_overrides([o])
+        except OverrideParseException:
+            if "=" not in o:
+                return None
+            key, value = o.split("=", 1)
+            shown = f"{key.removeprefix('++')}={value}"
+            quote = "'" if '"' in value else '"'
+            outer = '"' if quote == "'" else "'"
+            return (f"cannot parse {shown}: quote the value, e.g. {outer}{key.removeprefix('++')}={quote}{value}{quote}"
+                    f"{outer} (the shell needs the outer quotes, Hydra the inner ones)")
+    return None
 
 
 def _known_keys(parent: str, overrides: list[str]) -> list[str]:
@@ -177,10 +249,11 @@ def check_overrides(argv: list[str]) -> str | None:
         try:
             combos = _combinations(overrides)
         except OverrideParseException as err:
-            return f"cannot parse overrides: {str(err).splitlines()[0]}"
+            return _parse_problem(overrides) or f"cannot parse overrides: {str(err).splitlines()[0]}"
         for combo in combos:
             try:
                 cfg = compose("config", overrides=combo)
+                check_names(cfg)  # here, before Hydra makes a log folder named after the model
                 if multirun:  # a sweep must not start with a job that cannot run
                     check_signature_nodes(cfg)
             except (ConfigCompositionException, MissingConfigException, OmegaConfBaseException, ValueError) as err:

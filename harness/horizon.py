@@ -1,16 +1,15 @@
 """A sweep climbing a memory axis stops climbing for a model once it has failed at two
-consecutive axis values below this one (fewer than 2 of 3 seeds meeting the task's
-horizon criterion on test, at the learning rate chosen on validation): the cells above
-are beyond its horizon and shown as such, not run."""
+consecutive axis values below this one (no majority of seeds meeting the task's horizon
+criterion on test, at the learning rate chosen on validation: common/rules.py, the rule the
+page uses): the cells above are beyond its horizon and shown as such, not run."""
 from __future__ import annotations
 
 from collections import defaultdict
 
 from omegaconf import DictConfig
 
+from common.rules import majority, point_decided, run_solved
 from harness.identity import chosen_row, records_of_setting
-
-SEEDS_NEEDED, SOLVED_NEEDED = 3, 2
 
 
 def failed_below(cfg: DictConfig, task, failures: int) -> list[float] | None:
@@ -28,9 +27,9 @@ def failed_below(cfg: DictConfig, task, failures: int) -> list[float] | None:
     failed: dict[float, bool | None] = {}
     for value in sorted(by_value):
         chosen = chosen_row(by_value[value]).chosen
-        solved = sum(r.get("status") == "ok" and crit.met(r["metrics"].get("test") or {}) for r in chosen)
-        if len(chosen) >= SEEDS_NEEDED or solved >= SOLVED_NEEDED:
-            failed[value] = solved < SOLVED_NEEDED
+        solved = sum(run_solved(r) for r in chosen)
+        if point_decided(solved, len(chosen)):
+            failed[value] = not majority(solved, len(chosen))
         else:
             # some seeds only: a value itself beyond the horizon (its other seeds were skipped)
             # counts as failed when none of its seeds solved it; otherwise it is still undecided

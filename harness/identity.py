@@ -12,8 +12,8 @@ import json
 from omegaconf import DictConfig, OmegaConf
 
 from common.keys import NOT_IDENTITY, SELECTED_OVER, drop_keys
-from leaderboard.aggregate import Row, setting_of, table_rows
-from leaderboard.records import read_records
+from common.record_io import read_records
+from common.selection import Row, setting_of, table_rows
 
 
 def identity_config(cfg: DictConfig) -> dict:

@@ -1,4 +1,4 @@
-"""The JSON record a run ends with (SPEC §6): built from the run's parts, never edited."""
+"""The record a run ends with (SPEC §6; declared in common/record.py), built from the run's parts."""
 from __future__ import annotations
 
 import resource
@@ -8,7 +8,8 @@ import torch
 from omegaconf import OmegaConf
 
 from common.provenance import git_commit
-from leaderboard.records import SCHEMA, finite_or_none, new_run_id
+from common.record import SCHEMA, Axis, Budget, Cost, LrReference, Metrics, ModelInfo, Record, SolvedAt, TaskInfo
+from common.record_io import new_run_id
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -25,57 +26,52 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({n} thread{'s' if n != 1 else ''})"
 
 
-def task_entry(task) -> dict:
-    solve, horizon = task.solve_criterion(), task.horizon_criterion()
-    return {"name": task.name, "variant": task.variant, "data_source": task.data_source(),
-            "baselines": task.baselines(), "primary": task.spec.primary,
-            "higher_is_better": task.spec.higher_is_better,
-            "axis": {"name": task.axis[0], "key": task.axis[1], "value": task.axis_value()} if task.axis else None,
-            "curve": task.curve(),
-            "solve": solve.as_dict() if solve else None,
-            "horizon": horizon.as_dict() if horizon else None}
+def task_info(task) -> TaskInfo:
+    return TaskInfo(name=task.name, variant=task.variant, data_source=task.data_source(),
+                    baselines=task.baselines(), primary=task.spec.primary,
+                    higher_is_better=task.spec.higher_is_better,
+                    axis=Axis(task.axis[0], task.axis[1], task.axis_value()) if task.axis else None,
+                    curve=task.curve(), solve=task.solve_criterion(), horizon=task.horizon_criterion())
 
 
-def build_record(run, status: str, error: str | None, resume: str | None, wall_s: float) -> dict:
-    cfg, module = run.cfg, run.module
+def build_record(run, status: str, error: str | None, resume: str | None, wall_s: float) -> Record:
+    cfg, module, trainer = run.cfg, run.module, run.trainer
     device = module.device
-    trainer = getattr(run, "trainer", None)
     ok = status == "ok"
     sens = run.sensitivity.record()
-    return finite_or_none({
-        "schema": SCHEMA,
-        "run_id": new_run_id(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": git_commit(),
-        "run_key": run.key,
-        "config": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
-        "published": run.published,
-        "model": {"name": cfg.model.name, "layer": cfg.model.layer._target_, "params": run.model.num_params(),
-                  "state_size": run.model.state_size()},
-        "task": task_entry(run.task),
-        "seed": cfg.seed,
-        "track": str(cfg.track.value),
-        "status": status,
-        "outcome": run.outcome() if ok else None,
-        "solved_at": run.watch.solved_at if ok and hasattr(run, "watch") else None,
-        "budget": run.budget(),
-        "lr_reference": run.lr_reference,
-        "error": error,
-        "diverged_at_step": run.guard.diverged_at if status == "diverged" else None,
-        "steps": trainer.global_step if trainer else 0,
-        "resumed_from": resume,
-        "paths": {"logs": str(run.output_dir), "checkpoints": str(run.checkpoint_dir())},
-        "metrics": {"val": module.last_val, "test": module.last_test if ok else {}},
-        "sensitivity": sens,
-        "cost": {
-            "wall_s": round(wall_s, 2),
-            "train_s": round(run.throughput.seconds, 2),
-            "sensitivity_s": sens.get("seconds") if isinstance(sens, dict) else None,
-            "sensitivity_share": (round(sens["seconds"] / wall_s, 4)
-                                  if isinstance(sens, dict) and sens.get("seconds") is not None and wall_s > 0 else None),
-            "tokens_per_s": run.throughput.tokens_per_s,
-            "peak_mem_mb": round(peak_memory_mb(device), 1),
-            "device": device_name(device),
-            "world_size": trainer.world_size if trainer else 1,
-        },
-    })
+    sens_s = sens.get("seconds") if isinstance(sens, dict) else None
+    return Record(
+        schema=SCHEMA,
+        run_id=new_run_id(),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        git_commit=git_commit(),
+        run_key=run.key,
+        config=OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
+        published=run.published,
+        model=ModelInfo(cfg.model.name, cfg.model.layer._target_, run.model.num_params(), run.model.state_size()),
+        task=task_info(run.task),
+        seed=cfg.seed,
+        track=str(cfg.track.value),
+        status=status,
+        outcome=run.outcome() if ok else None,
+        solved_at=SolvedAt(**run.watch.solved_at) if ok and run.watch.solved_at else None,
+        budget=Budget(**run.budget()),
+        lr_reference=LrReference(**run.lr_reference) if run.lr_reference else None,
+        error=error,
+        diverged_at_step=run.guard.diverged_at if status == "diverged" else None,
+        steps=trainer.global_step,
+        resumed_from=resume,
+        paths={"logs": str(run.output_dir), "checkpoints": str(run.checkpoint_dir())},
+        metrics=Metrics(val=module.last_val, test=module.last_test if ok else {}),
+        sensitivity=sens,
+        cost=Cost(
+            wall_s=round(wall_s, 2),
+            train_s=round(run.throughput.seconds, 2),
+            sensitivity_s=sens_s,
+            sensitivity_share=round(sens_s / wall_s, 4) if sens_s is not None and wall_s > 0 else None,
+            tokens_per_s=run.throughput.tokens_per_s,
+            peak_mem_mb=round(peak_memory_mb(device), 1),
+            device=device_name(device),
+            world_size=trainer.world_size,
+        ),
+    )

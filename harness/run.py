@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from common.config import ConfigError, check_node, resolve_target, with_defaults
 from common.errors import RunInterrupted, UserError
+from common.record_io import read_records, to_dict, write_record
 from harness import checks
 from harness.callbacks import DivergenceGuard, StepProgressBar, Throughput
 from harness.horizon import failed_below
@@ -24,10 +25,10 @@ from harness.learning_rate import apply_lr_grid, lr_from_reference
 from harness.quiet import quiet_libraries
 from harness.record import build_record, device_name
 from harness.stopping import SolveWatch, early_stopping, outcome
-from leaderboard.records import read_records, write_record
 from models.backbone import Backbone
 from models.build import BACKBONE_PROVIDED, LAYER_PROVIDED, build_model
 from tasks.base import SyntheticTask
+from tasks.image_preflight import preflight
 from tasks.module import SequenceModule
 
 log = logging.getLogger("harness")
@@ -72,17 +73,14 @@ class Run:
 
     def __init__(self, cfg: DictConfig, output_dir: str | None = None, skip_finished: bool = False,
                  published: bool = False):
+        """Validate the config and build every part of the run (task, model, optimiser,
+        callbacks, trainer); nothing trains until `execute`."""
         self.cfg = cfg
         self.output_dir = Path(output_dir or "outputs/latest")
         self.skip_finished = skip_finished
         self.published = published
-        self.lr_reference: dict | None = None
         self.skipped = "skipped"  # why execute() returned no record
         self.t_start = time.time()
-
-    # -- set-up -----------------------------------------------------------------
-    def build(self) -> None:
-        cfg = self.cfg
         quiet_libraries()
         checks.check_run_keys(cfg)
         checks.check_devices(cfg.trainer)
@@ -92,7 +90,7 @@ class Run:
             torch.set_num_threads(cfg.threads)
         self.task = instantiate_checked(cfg.task, "task", {"seed": cfg.seed})
         spec = self.task.spec
-        self.lr_reference = lr_from_reference(cfg, self.task)
+        self.lr_reference: dict | None = lr_from_reference(cfg, self.task)
         self.key = run_key(cfg)
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         try:
@@ -109,6 +107,12 @@ class Run:
         checks.check_writable(cfg.results_dir, "results_dir")
         checks.check_writable(cfg.checkpoint_dir, "checkpoint_dir")
         self.module = SequenceModule(self.model, spec, self.optimizer)
+        self.guard, self.throughput = DivergenceGuard(), Throughput()
+        criterion = self.task.solve_criterion()
+        self.watch = SolveWatch(criterion, getattr(self.task, "batch_size", 1) * spec.seq_len)
+        self.stopper = early_stopping(criterion, spec.primary, spec.higher_is_better,
+                                      cfg.stop.patience, cfg.stop.min_delta, cfg.stop.on_solve)
+        self.trainer = self.make_trainer(self.checkpoint_dir())
 
     def checkpoint_dir(self) -> Path:
         return Path(self.cfg.checkpoint_dir) / f"{self.task.name}-{self.cfg.model.name}-{self.key}-s{self.cfg.seed}"
@@ -134,12 +138,7 @@ class Run:
                 "val_every": t.get("val_check_interval")}
 
     def make_trainer(self, ckpt_dir: Path) -> L.Trainer:
-        trainer_cfg, spec = self.cfg.trainer, self.task.spec
-        self.guard, self.throughput = DivergenceGuard(), Throughput()
-        self.watch = SolveWatch(self.task.solve_criterion(), getattr(self.task, "batch_size", 1) * spec.seq_len)
-        stop = self.cfg.stop
-        self.stopper = early_stopping(self.task.solve_criterion(), spec.primary, spec.higher_is_better,
-                                      stop.patience, stop.min_delta, stop.on_solve)
+        trainer_cfg = self.cfg.trainer
         every = trainer_cfg.val_check_interval if isinstance(trainer_cfg.val_check_interval, int) else None
         checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="{step}", save_last=True, save_top_k=1,
                                      every_n_train_steps=every)
@@ -169,7 +168,6 @@ class Run:
 
     # -- the run ---------------------------------------------------------------
     def execute(self) -> dict | None:
-        self.build()
         if not self.cfg.force:
             done = finished_record(self.cfg.results_dir, self.key, self.cfg.seed)
             if done is not None and (self.skip_finished or self.cfg.resume == "auto"):
@@ -186,7 +184,6 @@ class Run:
         ckpt_dir = self.checkpoint_dir()
         if resume is None and ckpt_dir.exists():
             shutil.rmtree(ckpt_dir)  # an earlier run of this identity; this one supersedes it
-        self.trainer = self.make_trainer(ckpt_dir)
         self.announce(ckpt_dir)
         self.task.prepare_data()
         self.task.setup("fit")  # fail fast (e.g. data unavailable) before Lightning starts
@@ -217,7 +214,18 @@ class Run:
         return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
 
     def write(self, status: str, error: str | None, resume: str | None) -> dict | None:
-        record = build_record(self, status, error, resume, time.time() - self.t_start)
+        record = to_dict(build_record(self, status, error, resume, time.time() - self.t_start))
         if self.trainer.global_rank == 0:  # one record per run, written by rank 0
             record["_path"] = str(write_record(record, self.cfg.results_dir))
         return record
+
+
+def train(cfg: DictConfig, output_dir: str | None = None, *, skip_finished: bool = False,
+          published: bool = False) -> tuple[dict | None, dict]:
+    """One run as a function: `python train.py` calls it, and so do the tests that need a
+    short training run without a new process. Returns the record (None when the run was
+    skipped) and the objects it built, for inspection."""
+    preflight(cfg.task)
+    run = Run(cfg, output_dir=output_dir, skip_finished=skip_finished, published=published)
+    record = run.execute()
+    return record, {"run": run, "task": run.task, "model": run.model, "module": run.module, "trainer": run.trainer}

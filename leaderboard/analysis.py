@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from common.provenance import git_commit
-from leaderboard.records import write_json_atomic
+from common.record_io import write_json_atomic
 
 __all__ = ["PAPER_DIR", "analysis_record", "write_json_atomic"]
 

@@ -9,9 +9,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from leaderboard.aggregate import Row, table_rows
+from common.record_io import Skipped, read_records
+from common.selection import Row, table_rows
 from leaderboard.curves import Curve, curves_of
-from leaderboard.records import Skipped, read_records
 from leaderboard.render import TRACKS, section
 from leaderboard.render_curves import HEADLINE_LEGEND, cost_section, cost_table, curve_section, headline
 

@@ -8,8 +8,8 @@ The learning rate is chosen per row at the curve's reference point (records at o
 name it in `lr_reference`) and the same rate is used along the whole curve.
 
 A run *solves* a point when its test metric meets the task's horizon criterion
-(`task.horizon`); a cell is solved when ≥ 2 of 3 seeds (in general at least two seeds and
-two thirds of them) solve it, and a row's horizon is the largest solved axis value.
+(`task.horizon`); a cell is solved by a majority of its seeds (common/rules.py: the same rule
+the sweep climbs by), and a row's horizon is the largest solved axis value.
 """
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from common.keys import drop_keys
-from leaderboard.aggregate import Row, choose_lr, labels, latest_runs, lr_of, primary_of, setting_key, setting_of
-from leaderboard.schema import OUTCOMES
+from common.record import OUTCOMES
+from common.rules import majority, run_solved
+from common.selection import Row, choose_lr, labels, latest_runs, lr_of, primary_of, setting_key, setting_of
 
 INF = math.inf
 
@@ -32,22 +33,6 @@ def axis_of(record: dict) -> dict | None:
 def curve_id(record: dict) -> tuple[str, str, str, str, str]:
     task, axis = record["task"], record["task"]["axis"]
     return (record.get("track") or "cpu", task["name"], task.get("curve") or task["variant"], axis["name"], axis["key"])
-
-
-def run_solved(record: dict) -> bool:
-    """The test criterion of the record's own task.horizon (thresholds may depend on the axis value)."""
-    horizon = record["task"].get("horizon")
-    if record["status"] != "ok" or not horizon:
-        return False
-    v = (record["metrics"].get("test") or {}).get(horizon["metric"])
-    if v is None:
-        return False
-    return v >= horizon["threshold"] if horizon["mode"] == "max" else v <= horizon["threshold"]
-
-
-def majority(k: int, n: int) -> bool:
-    """'Solved by ≥ 2 of 3 seeds', for any seed count: at least two seeds and two thirds of them."""
-    return k >= 2 and 3 * k >= 2 * n
 
 
 @dataclass

@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from leaderboard.aggregate import Row, primary_of  # noqa: E402
+from common.selection import Row, primary_of  # noqa: E402
 
 PNG_META = {"Software": None}  # no version stamp: the same records give the same bytes
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 
-from leaderboard.aggregate import Row, primary_of
-from leaderboard.schema import OUTCOMES
+from common.record import OUTCOMES
+from common.selection import Row, primary_of
 
 SENS_COLUMNS = [("act_m2_max", "E[y²] max"), ("grad_ratio", "grad rec/other"), ("state_sens_rel_max", "state sens rel"),
                 ("tau_max_over_T", "τ_max/T"), ("jac_fro_lag", "‖∂h_T/∂h_T-k‖²")]

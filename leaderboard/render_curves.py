@@ -6,7 +6,7 @@ import math
 from collections import defaultdict
 from datetime import datetime
 
-from leaderboard.aggregate import Row, primary_of
+from common.selection import Row, primary_of
 from leaderboard.curves import Cell, Curve, CurveRow, axis_text, steps_at
 from leaderboard.render import TRACKS, budget_text, duration, lr_text, metric_cell, num
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from common.rules import Criterion  # noqa: F401  (tasks declare their criteria with it)
+
 IGNORE = -100  # target value of positions that carry no loss
 
 
@@ -17,21 +19,3 @@ class TaskSpec:
     seq_len: int
     primary: str = "acc"                   # the metric the leaderboard ranks by
     higher_is_better: bool = True
-
-
-@dataclass(frozen=True)
-class Criterion:
-    """`metric` (a key of the task's metrics) at or beyond `threshold`."""
-
-    metric: str
-    mode: Literal["max", "min"]
-    threshold: float
-
-    def met(self, metrics: dict) -> bool:
-        value = metrics.get(self.metric)
-        if value is None or value != value:  # missing or NaN
-            return False
-        return value >= self.threshold if self.mode == "max" else value <= self.threshold
-
-    def as_dict(self) -> dict:
-        return {"metric": self.metric, "mode": self.mode, "threshold": self.threshold}

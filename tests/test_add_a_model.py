@@ -83,11 +83,10 @@ def test_the_toy_model_is_discovered_and_builds_on_every_task(toy, monkeypatch):
         for task in task_names():
             overrides = [f"hydra.searchpath=[file://{toy / 'conf'}]", "model=toy", f"task={task}", "model.d_state=4"]
             run = Run(compose("config", overrides=normalise_overrides(overrides)))
-            run.build()
             assert run.model.state_size() == 2 * 4 and run.cfg.model.layer.decay == 0.9  # default written in
         with pytest.raises(ConfigError, match="decay"):
             Run(compose("config", overrides=normalise_overrides(
-                [f"hydra.searchpath=[file://{toy / 'conf'}]", "model=toy", "model.decay=2"]))).build()
+                [f"hydra.searchpath=[file://{toy / 'conf'}]", "model=toy", "model.decay=2"])))
     GlobalHydra.instance().clear()
 
 

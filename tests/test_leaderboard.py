@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from leaderboard.aggregate import table_rows
+from common.record_io import write_record
+from common.selection import table_rows
 from leaderboard.build import build
-from leaderboard.records import write_record
 
 ROOT = Path(__file__).resolve().parent.parent
 

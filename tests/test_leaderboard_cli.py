@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from common.record_io import write_record
 from leaderboard.build import build, collect
-from leaderboard.records import write_record
 from tests.test_leaderboard import rec
 from tests.test_leaderboard_curves import crec, write_all
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 
+from common.record_io import write_record
 from leaderboard.build import build, collect
-from leaderboard.records import write_record
 from leaderboard.render_curves import headline
 
 GRID = [1e-3, 3e-3, 1e-2]

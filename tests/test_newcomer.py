@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import stat
 
-from leaderboard.records import write_record
+from common.record_io import write_record
 from tests.helpers import records, train
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
+from common.record_io import write_record
 from leaderboard.paper import LADDER, build_paper
-from leaderboard.records import write_record
 from sensitivity.curse1d import main as curse1d_main
 from sensitivity.propagation import main as propagation_main
 

@@ -6,7 +6,7 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-from leaderboard.schema import OUTCOMES, STATUSES
+from common.record import OUTCOMES, STATUSES
 from tests.helpers import ROOT, records, train
 
 PUBLISHED = [ROOT / "leaderboard" / "results", ROOT / "leaderboard" / "README.md", ROOT / "README.md"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard.records import read_records, write_record
+from common.record_io import read_records, write_record
 from tests.helpers import ROOT, records, train
 
 SMALL = ["task.delay=10", "model.d_model=16", "model.n_layers=1", "sensitivity.hessian=off", "threads=1"]
@@ -98,7 +98,7 @@ def test_two_concurrent_writers_lose_nothing(tmp_path):
 
 
 def test_a_crash_while_writing_leaves_no_partial_record(tmp_path, monkeypatch):
-    import leaderboard.records as rec_mod
+    import common.record_io as rec_mod
 
     def broken_dump(obj, f, **kw):
         f.write('{"schema": 1, "run_')

@@ -9,9 +9,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from common.config import ConfigError
+from common.record_io import write_record
 from harness.horizon import failed_below
 from harness.learning_rate import lr_from_reference
-from leaderboard.records import write_record
 from tasks.copy import CopyTask
 from tests.helpers import records, train
 

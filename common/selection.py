@@ -1,5 +1,6 @@
-"""From records to leaderboard rows: group, select the learning rate on validation,
-summarise the test metric over seeds, count divergences.
+"""Which runs count and at which learning rate: one rule, shared by the page (its rows) and
+the sweeps (the rate a curve uses, the climbing rule). From records to rows: group, select the
+learning rate on validation, summarise the test metric over seeds, count divergences.
 
 A *setting* is everything a run computes except its learning rate and seed: rows of
 the leaderboard are settings, and within a setting the learning rate is chosen by

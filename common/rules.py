@@ -1,0 +1,57 @@
+"""The rules that decide what counts, in one place: the run side (a sweep deciding whether
+to climb a memory axis) and the page (a curve's horizon) both call these.
+
+- A *criterion* is one metric at or beyond a threshold (`Criterion.met`).
+- A run *solves* a point of a curve when its test metrics meet its task's horizon criterion.
+- A point is solved by a *majority of seeds*: at least two seeds, and two thirds of them
+  (2 of 3 on the cpu track). A point is *decided* once every seed has run, or once enough
+  have solved that later seeds cannot overturn it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+SEEDS = 3  # seeds run at every point of a curve
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """`metric` (a key of the task's metrics) at or beyond `threshold`."""
+
+    metric: str
+    mode: Literal["max", "min"]
+    threshold: float
+
+    def met(self, metrics: dict) -> bool:
+        value = metrics.get(self.metric)
+        if value is None or value != value:  # missing or NaN
+            return False
+        return value >= self.threshold if self.mode == "max" else value <= self.threshold
+
+    def as_dict(self) -> dict:
+        return {"metric": self.metric, "mode": self.mode, "threshold": self.threshold}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Criterion:
+        return cls(d["metric"], d["mode"], d["threshold"])
+
+
+def run_solved(record: dict) -> bool:
+    """An ok run whose test metrics meet its own task's horizon criterion (thresholds may
+    depend on the axis value, so each record carries its own)."""
+    horizon = record["task"].get("horizon")
+    if record["status"] != "ok" or not horizon:
+        return False
+    return Criterion.from_dict(horizon).met(record["metrics"].get("test") or {})
+
+
+def majority(k: int, n: int) -> bool:
+    """k of n seeds solved a point: at least two seeds and two thirds of them."""
+    return k >= 2 and 3 * k >= 2 * n
+
+
+def point_decided(k: int, n: int, seeds: int = SEEDS) -> bool:
+    """Whether k solved of n finished seeds settles the point: all seeds ran, or enough
+    solved that the remaining ones cannot undo the majority."""
+    return n >= seeds or majority(k, max(n, seeds))
