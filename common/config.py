@@ -34,19 +34,41 @@ def resolve_target(path: str, where: str) -> Any:
             raise ConfigError(f"{where}._target_={path!r} cannot be imported ({err})") from None
 
 
+def _constructors(target: Any) -> list[Any]:
+    """The functions whose keyword arguments `target(...)` accepts: a class's own __init__
+    and, while that ends in `**kwargs`, the next __init__ up its class hierarchy, so a
+    subclass declares only its own arguments and passes the rest to its base."""
+    if not inspect.isclass(target):
+        return [target]
+    chain = []
+    for cls in target.__mro__:
+        if "__init__" not in vars(cls) or cls is object:
+            continue
+        chain.append(cls.__init__)
+        kinds = {p.kind for p in inspect.signature(cls.__init__).parameters.values()}
+        if inspect.Parameter.VAR_KEYWORD not in kinds:
+            break
+    return chain or [target.__init__]
+
+
 def signature_params(target: Any) -> dict[str, inspect.Parameter]:
-    fn = target.__init__ if inspect.isclass(target) else target
-    params = dict(inspect.signature(fn).parameters)
-    params.pop("self", None)
-    return {n: p for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    params: dict[str, inspect.Parameter] = {}
+    for fn in _constructors(target):
+        for name, p in inspect.signature(fn).parameters.items():
+            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                params.setdefault(name, p)  # the subclass's own default wins
+    return params
 
 
 def type_hints(target: Any) -> dict[str, Any]:
-    fn = target.__init__ if inspect.isclass(target) else target
-    try:
-        return typing.get_type_hints(fn)
-    except Exception:
-        return {}
+    hints: dict[str, Any] = {}
+    for fn in _constructors(target):
+        try:
+            for name, tp in typing.get_type_hints(fn).items():
+                hints.setdefault(name, tp)
+        except Exception:
+            continue
+    return hints
 
 
 @functools.cache

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from pathlib import Path
 
@@ -10,20 +9,20 @@ import lightning as L
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig
 
 from common.config import ConfigError, check_node, resolve_target, with_defaults
 from common.errors import RunInterrupted, UserError
-from common.record_io import read_records, to_dict, write_record
-from harness import checks
+from common.record_io import read_records, to_dict
+from harness import checkpointing, checks
 from harness.callbacks import DivergenceGuard, StepProgressBar, Throughput
 from harness.horizon import failed_below
 from harness.identity import run_key
 from harness.learning_rate import apply_lr_grid, lr_from_reference
 from harness.quiet import quiet_libraries
 from harness.record import build_record, device_name
+from harness.saving import save_record
 from harness.stopping import SolveWatch, early_stopping, outcome
 from models.backbone import Backbone
 from models.build import BACKBONE_PROVIDED, LAYER_PROVIDED, build_model
@@ -84,12 +83,14 @@ class Run:
         quiet_libraries()
         checks.check_run_keys(cfg)
         checks.check_devices(cfg.trainer)
+        checks.settle_precision(cfg.trainer)
         complete_defaults(cfg)
         apply_lr_grid(cfg)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.task = instantiate_checked(cfg.task, "task", {"seed": cfg.seed})
         spec = self.task.spec
+        self.task.curve()  # a task whose variant lacks its axis value fails here, not after training
         self.lr_reference: dict | None = lr_from_reference(cfg, self.task)
         self.key = run_key(cfg)
         L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -140,8 +141,8 @@ class Run:
     def make_trainer(self, ckpt_dir: Path) -> L.Trainer:
         trainer_cfg = self.cfg.trainer
         every = trainer_cfg.val_check_interval if isinstance(trainer_cfg.val_check_interval, int) else None
-        checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="{step}", save_last=True, save_top_k=1,
-                                     every_n_train_steps=every)
+        checkpoint = checkpointing.AtomicCheckpoint(checkpointing.identity_of(self), dirpath=ckpt_dir, filename="{step}",
+                                                    save_last=True, save_top_k=1, every_n_train_steps=every)
         callbacks = [self.guard, self.throughput, self.watch, self.stopper, checkpoint, self.sensitivity]
         if trainer_cfg.enable_progress_bar:
             callbacks.append(StepProgressBar(leave=True))
@@ -180,10 +181,9 @@ class Run:
                          ", ".join(f"{v:g}" for v in failed))
                 self.skipped = "beyond_horizon"
                 return None
-        resume = self.resume_path()
+        resume = checkpointing.checked_resume(self)
         ckpt_dir = self.checkpoint_dir()
-        if resume is None and ckpt_dir.exists():
-            shutil.rmtree(ckpt_dir)  # an earlier run of this identity; this one supersedes it
+        checkpointing.claim(ckpt_dir, fresh=resume is None)
         self.announce(ckpt_dir)
         self.task.prepare_data()
         self.task.setup("fit")  # fail fast (e.g. data unavailable) before Lightning starts
@@ -216,7 +216,8 @@ class Run:
     def write(self, status: str, error: str | None, resume: str | None) -> dict | None:
         record = to_dict(build_record(self, status, error, resume, time.time() - self.t_start))
         if self.trainer.global_rank == 0:  # one record per run, written by rank 0
-            record["_path"] = str(write_record(record, self.cfg.results_dir))
+            record.update(checkpointing.provenance(self))
+            record["_path"] = save_record(record, self.cfg.results_dir, self.output_dir)
         return record
 
 

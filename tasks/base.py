@@ -57,7 +57,13 @@ class Task(L.LightningDataModule):
         if self.axis is None:
             return None
         name = self.axis[0]
-        return ",".join(p for p in self.variant.split(",") if not p.startswith(f"{name}="))
+        parts = self.variant.split(",")
+        rest = [p for p in parts if not p.startswith(f"{name}=")]
+        if len(parts) - len(rest) != 1:
+            # without it every axis value would be a curve of its own, one point long
+            raise TypeError(f"task {self.name}: its variant {self.variant!r} must name its axis value once, "
+                            f"as {name}=<value> (axis {self.axis})")
+        return ",".join(rest)
 
 
 # Recall tasks: solved when (almost) every recalled token is right; within the horizon at 0.9.

@@ -37,19 +37,10 @@ def memoryless_loss(delay: int) -> float:
 class CopyTask(SyntheticTask):
     name = "copy"
 
-    def __init__(
-        self,
-        delay: int = 100,
-        loss_on: Literal["all", "recall"] = "all",
-        batch_size: int = 64,
-        n_val: int = 1024,
-        n_test: int = 2048,
-        data_seed: int = 1234,
-        seed: int = 0,
-    ):
+    def __init__(self, delay: int = 100, loss_on: Literal["all", "recall"] = "all", **kwargs):
         if delay < 1:
             raise ValueError(f"task.delay={delay}: the copy delay T must be >= 1")
-        super().__init__(batch_size, n_val, n_test, data_seed, seed)
+        super().__init__(**kwargs)
         self.delay, self.loss_on = delay, loss_on
 
     @property

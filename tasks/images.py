@@ -102,18 +102,22 @@ class SequentialImageTask(Task):
     """Shared machinery; subclasses fix the dataset and add their protocol options."""
 
     name = "images"
-    # image_sources name; each subclass sets it as a literal `dataset = "..."`, which
-    # tasks/image_preflight.py reads from this file without importing it (torch).
+    #: the image_sources name of the data this task reads; its YAML names it too, as
+    #: `task.dataset`, so the start-up check (tasks/image_preflight.py) finds it in the
+    #: config without importing this module (torch)
     dataset: str = "mnist"
 
     def __init__(
         self,
+        dataset: str | None = None,
         data_dir: str | None = None,
         readout: Literal["mean", "last"] = "mean",
         batch_size: int = 64,
         seed: int = 0,
     ):
         super().__init__(seed)
+        if dataset not in (None, type(self).dataset):
+            raise ValueError(f"task.dataset={dataset}: task {self.name} reads {type(self).dataset}")
         if batch_size < 1:
             raise ValueError(f"task.batch_size={batch_size}: must be >= 1")
         self.data_dir, self.readout, self.batch_size = data_dir, readout, batch_size
@@ -221,15 +225,8 @@ class PSMNISTTask(SequentialImageTask):
     name = "psmnist"
     dataset = "mnist"
 
-    def __init__(
-        self,
-        perm: Literal["bitrev", "random"] = "bitrev",
-        data_dir: str | None = None,
-        readout: Literal["mean", "last"] = "mean",
-        batch_size: int = 64,
-        seed: int = 0,
-    ):
-        super().__init__(data_dir, readout, batch_size, seed)
+    def __init__(self, perm: Literal["bitrev", "random"] = "bitrev", **kwargs):
+        super().__init__(**kwargs)
         self.perm = perm
         self.permutation = bitreversal_permutation(784) if perm == "bitrev" else random_permutation(784)
 
@@ -245,15 +242,8 @@ class SCIFARTask(SequentialImageTask):
     dataset = "cifar10"
     seq_len = 1024
 
-    def __init__(
-        self,
-        color: Literal["rgb", "gray"] = "rgb",
-        data_dir: str | None = None,
-        readout: Literal["mean", "last"] = "mean",
-        batch_size: int = 64,
-        seed: int = 0,
-    ):
-        super().__init__(data_dir, readout, batch_size, seed)
+    def __init__(self, color: Literal["rgb", "gray"] = "rgb", **kwargs):
+        super().__init__(**kwargs)
         self.color = color
         self.channels = 3 if color == "rgb" else 1
 

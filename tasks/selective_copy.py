@@ -66,17 +66,7 @@ def selective_copy_sequences(rng: np.random.Generator, n: int, seq_len: int, n_t
 class SelectiveCopyTask(SyntheticTask):
     name = "selective_copy"
 
-    def __init__(
-        self,
-        seq_len: int = 256,
-        n_tokens: int = 16,
-        vocab_size: int = 16,
-        batch_size: int = 64,
-        n_val: int = 1024,
-        n_test: int = 2048,
-        data_seed: int = 1234,
-        seed: int = 0,
-    ):
+    def __init__(self, seq_len: int = 256, n_tokens: int = 16, vocab_size: int = 16, **kwargs):
         if vocab_size < 3:
             raise ValueError(f"task.vocab_size={vocab_size}: need V >= 3 (data tokens 0..V-3, noise V-2, marker V-1)")
         if n_tokens < 1:
@@ -91,7 +81,7 @@ class SelectiveCopyTask(SyntheticTask):
                 f"task.seq_len={seq_len}, task.n_tokens={n_tokens}, task.vocab_size={vocab_size}: fewer than "
                 f"{MIN_DISTINCT} distinct sequences, too few to hold evaluation sequences out of training; "
                 f"raise L, N or V")
-        super().__init__(batch_size, n_val, n_test, data_seed, seed)
+        super().__init__(**kwargs)
         self.seq_len, self.n_tokens, self.vocab_size = seq_len, n_tokens, vocab_size
 
     @property

@@ -279,22 +279,31 @@ def test_real_data_runs(tmp_path):
             assert "train 54000, val 6000" in rec["task"]["data_source"]
 
 
-def test_preflight_knows_every_image_task():
-    import tasks.images
-    from tasks.image_preflight import image_tasks
+def test_every_image_task_config_names_its_dataset_for_the_preflight():
+    """The fast check reads `task.dataset` from the config: every YAML whose target is an
+    image task names it, and the class refuses a name that is not its own."""
+    from omegaconf import OmegaConf
 
-    classes = {f"tasks.images.{name}": cls for name, cls in vars(tasks.images).items()
-               if isinstance(cls, type) and issubclass(cls, tasks.images.SequentialImageTask)
-               and cls is not tasks.images.SequentialImageTask}
-    assert {target: cls.dataset for target, cls in classes.items()} == image_tasks()
-    assert set(image_tasks().values()) == {"mnist", "fashion_mnist", "cifar10"}
+    import tasks.images
+    from common.config import resolve_target
+
+    seen = {}
+    for path in sorted((ROOT / "conf" / "task").glob("*.yaml")):
+        node = OmegaConf.load(path).get("task") or {}
+        cls = resolve_target(node["_target_"], "task")
+        if isinstance(cls, type) and issubclass(cls, tasks.images.SequentialImageTask):
+            assert node.get("dataset") == cls.dataset, path.name
+            seen[path.stem] = cls.dataset
+    assert set(seen.values()) == {"mnist", "fashion_mnist", "cifar10"}, seen
+    with pytest.raises(ValueError, match="task.dataset=cifar10: task smnist reads mnist"):
+        tasks.images.SMNISTTask(dataset="cifar10")
 
 
 def test_preflight_loads_neither_torch_nor_datasets(tmp_path):
     """What makes `train.py` fail in a second: no heavy import on the way to the error."""
     code = ("import sys, time; t = time.perf_counter()\n"
             "from tasks.image_preflight import preflight\n"
-            "try:\n    preflight({'_target_': 'tasks.images.SCIFARTask', 'data_dir': None})\n"
+            "try:\n    preflight({'_target_': 'tasks.images.SCIFARTask', 'dataset': 'cifar10', 'data_dir': None})\n"
             "except Exception as e:\n    print(type(e).__name__, e)\n"
             "print(sorted(m for m in ('torch', 'lightning', 'datasets') if m in sys.modules), time.perf_counter() - t)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(tmp_path), capture_output=True,
