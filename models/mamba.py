@@ -10,6 +10,19 @@ Initialisation as `mamba_simple.py`: A_log = log(1..N) per channel (S4D-real),
 dt_proj.bias = softplus⁻¹(Δ) with Δ log-uniform in [dt_min, dt_max] (floored at
 1e-4), dt_proj.weight ~ U[±dt_rank^-½], D = 1, no biases in in/x/out_proj, conv bias on.
 
+`neg_eigen` (Grazzi et al. 2025, "Unlocking state-tracking in linear RNNs through
+negative eigenvalues"): the transition a_t = exp(Δ_t A) ∈ (0, 1] becomes 2 a_t - 1 ∈
+(-1, 1]. With every a_t ≥ 0 the sign of the state is fixed by its inputs, and one layer
+cannot track parity at any length (Sarrof et al. 2024); a_t near -1 flips it on a 1.
+Δ → 0 still gives a_t → 1 (remember) and Δ → ∞ now gives -1 (flip) instead of 0
+(forget), as in the paper's mapping; every scan path multiplies by a_t and takes no log,
+so negative transitions are exact (tests/test_selective_scan.py). Why the other
+diagonal layers have no such switch: the LRU's eigenvalues are complex, λ = r e^{iθ},
+and reach every phase, −1 (θ = π) included; s4d's are complex too, and linear_rnn's
+dense real matrix has real negative or complex eigenvalues already. Their transitions
+are time-invariant, though: the range is not what they lack for state tracking. A sign
+that depends on the input needs an input-dependent transition, which only Mamba has here.
+
 The selective scan (models.selective_scan) runs one of two ways, `scan_impl`
 resolved by models.scan.policy ("auto": "fused" on CPU, "scan" elsewhere):
 
@@ -31,6 +44,7 @@ resolved by models.scan.policy ("auto": "fused" on CPU, "scan" elsewhere):
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -45,6 +59,7 @@ from models.selective_scan import (
     selective_scan_fused,
     selective_scan_materialised,
     selective_scan_reference,
+    transition,
 )
 
 __all__ = ["Mamba", "selective_scan", "selective_scan_fused", "selective_scan_materialised",
@@ -65,6 +80,7 @@ class Mamba(RecurrentLayer):
         dt_max: float = 1e-1,
         max_scan_mb: float = 1024.0,
         scan_impl: SelectiveImpl = "auto",
+        neg_eigen: bool = False,
     ):
         super().__init__()
         if d_model < 1 or d_state < 1:
@@ -81,6 +97,7 @@ class Mamba(RecurrentLayer):
             raise ValueError(f"model.max_scan_mb={max_scan_mb}: must be >= 0 (0 = never chunk)")
         check_impl("selective", scan_impl, "model.scan_impl")
         self.d_model, self.d_state, self.max_scan_mb, self.scan_impl = d_model, d_state, max_scan_mb, scan_impl
+        self.neg_eigen = neg_eigen
         self.d_inner = d_inner = expand * d_model
         self.dt_rank = dt_rank = dt_rank or math.ceil(d_model / 16)
 
@@ -115,25 +132,29 @@ class Mamba(RecurrentLayer):
         return -torch.exp(self.A_log)
 
     def transition(self, u: torch.Tensor) -> torch.Tensor:
-        """exp(Δ_t A): the input-dependent recurrence coefficients, (b, L, d_inner, N)."""
+        """exp(Δ_t A) (or 2 exp(Δ_t A) - 1 with neg_eigen): the input-dependent recurrence
+        coefficients, (b, L, d_inner, N)."""
         _, _, delta, _, _ = self._inner(u)
-        return torch.exp(delta.unsqueeze(-1) * self.A())
+        return transition(delta, self.A(), self.neg_eigen)
 
     def eigenvalues(self, x: torch.Tensor | None = None) -> torch.Tensor:
-        """exp(Δ_t A) along the layer input x, flattened like `states`: (b, L, d_inner·N), channel-major."""
+        """The transitions along the layer input x, flattened like `states`: (b, L, d_inner·N), channel-major."""
         return self.transition(require_input(self, x)).flatten(-2)
 
     def states(self, x: torch.Tensor) -> torch.Tensor:
         """h: (b, L, d_inner·N) real, channel-major (index c·N + n), for the layer input x."""
         inner, _, delta, B, C = self._inner(x)
-        _, h = selective_scan_materialised(inner, delta, self.A(), B, C, self.D, return_states=True)
+        _, h = selective_scan_materialised(inner, delta, self.A(), B, C, self.D, return_states=True,
+                                           neg_eigen=self.neg_eigen)
         return h.flatten(-2)
 
     @torch.no_grad()
     def gradient_flow(self, x: torch.Tensor, lags: list[int]) -> dict[int, float]:
-        """‖∂h_T/∂h_{T-k}‖_F² = Σ_{c,n} Π_{s=T-k+1}^{T} exp(2 Δ_s A), averaged over the batch."""
+        """‖∂h_T/∂h_{T-k}‖_F² = Σ_{c,n} Π_{s=T-k+1}^{T} a_s², averaged over the batch."""
         _, _, delta, _, _ = self._inner(x)
         log_a2 = 2 * delta.double().unsqueeze(-1) * self.A().double()      # (b, L, d, N)
+        if self.neg_eigen:  # a = 2 exp(ΔA) - 1 may be 0: log 0 = -inf, and exp(-inf) = 0 as it should
+            log_a2 = torch.log((2 * log_a2.mul(0.5).exp() - 1).square())
         tail = log_a2.flip(1).cumsum(1)                                      # [:, k-1]: Σ over the last k steps
         return {k: float(tail[:, k - 1].exp().sum((-1, -2)).mean()) for k in lags}
 
@@ -149,19 +170,21 @@ class Mamba(RecurrentLayer):
         A = self.A()
         impl = resolve_impl("selective", self.scan_impl, x.device)
         if impl != "scan":
-            return self.out_proj(selective_scan(x, delta, A, B, C, self.D, impl=impl) * F.silu(z))
+            return self.out_proj(selective_scan(x, delta, A, B, C, self.D, impl=impl, neg_eigen=self.neg_eigen)
+                                 * F.silu(z))
         step = self._scan_chunk_channels(math.prod(x.shape[:-2]), x.shape[-2], x.element_size())
+        scan_fn = functools.partial(selective_scan_materialised, neg_eigen=self.neg_eigen)
         if step >= self.d_inner:
-            y = selective_scan_materialised(x, delta, A, B, C, self.D)
+            y = scan_fn(x, delta, A, B, C, self.D)
         else:
             parts = []
             for s in range(0, self.d_inner, step):
                 c = slice(s, s + step)
                 args = (x[..., c], delta[..., c], A[c], B, C, self.D[c])
                 if torch.is_grad_enabled():
-                    parts.append(checkpoint(selective_scan_materialised, *args, use_reentrant=False))
+                    parts.append(checkpoint(scan_fn, *args, use_reentrant=False))
                 else:
-                    parts.append(selective_scan_materialised(*args))
+                    parts.append(scan_fn(*args))
             y = torch.cat(parts, dim=-1)
         return self.out_proj(y * F.silu(z))
 

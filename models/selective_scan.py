@@ -1,7 +1,15 @@
 """The S6 selective scan of Mamba, three ways.
 
-    h_t = exp(Δ_t A) ⊙ h_{t-1} + (Δ_t x_t) ⊗ B_t        h_{-1} = h0 (or 0)
+    h_t = a_t ⊙ h_{t-1} + (Δ_t x_t) ⊗ B_t               h_{-1} = h0 (or 0)
     y_t = Σ_n C_t,n h_t,·,n + D ⊙ x_t
+    a_t = exp(Δ_t A) in (0, 1], or with ``neg_eigen`` 2 exp(Δ_t A) - 1 in (-1, 1]
+
+``neg_eigen`` is Grazzi et al. (2025)'s extension of the transition range to [-1, 1]:
+with a_t ∈ [0, 1] one layer of input-dependent diagonal transitions cannot track
+parity (Sarrof et al. 2024), with a_t able to reach -1 it can (a_t = -1 flips the
+state's sign on a 1). Every path below multiplies by a_t and never takes its log
+(models.scan's kernels are multiplicative too), so negative transitions are exact;
+the derivative of the transition in z = ΔA is exp(z) = a_t, or 2 exp(z) = a_t + 1.
 
 Shapes (b batch, L time, d inner channels, N state per channel)::
 
@@ -40,7 +48,7 @@ exp2(v log2 e) (torch's exp2 is faster than its exp on CPU).
 
       gC_t = Σ_d gy_t,d h_t,·,d         s_t = Σ_n g_t,n,· B_t,n
       gx_t = Δ_t s_t + D gy_t           gB_t = Σ_d (Δ_t x_t)_d g_t,·,d
-      q_t = g_t ⊙ a_t ⊙ h_{t-1}         (= ∂loss/∂(Δ_t A))
+      q_t = g_t ⊙ a'_t ⊙ h_{t-1}        (= ∂loss/∂(Δ_t A); a'_t = a_t, or a_t + 1 with neg_eigen)
       gΔ_t = x_t s_t + Σ_n q_t A        gA = Σ_{b,t} q_t Δ_t      gD = Σ_{b,t} gy_t x_t
 
   Four block buffers; one more exp per element than the forward.
@@ -48,7 +56,7 @@ exp2(v log2 e) (torch's exp2 is faster than its exp on CPU).
   recomputes y through ``selective_scan_materialised`` on the saved inputs and
   differentiates that (differentiable, but materialising: meant for small batches).
 * forward mode (``jvp``): one loop carrying the state and its tangent,
-  dh_t = a_t (dh_{t-1} + dz_t h_{t-1}) + db_t with dz_t = dΔ_t A + Δ_t dA and
+  dh_t = a_t dh_{t-1} + a'_t dz_t h_{t-1} + db_t with dz_t = dΔ_t A + Δ_t dA and
   db_t = (dΔ_t x_t + Δ_t dx_t) ⊗ B_t + (Δ_t x_t) ⊗ dB_t.
 * no vmap rule (nothing here vmaps a layer's forward).
 
@@ -64,7 +72,8 @@ from torch import Tensor
 from models.scan import scan
 from models.scan.policy import resolve_impl
 
-__all__ = ["selective_scan", "selective_scan_fused", "selective_scan_materialised", "selective_scan_reference"]
+__all__ = ["selective_scan", "selective_scan_fused", "selective_scan_materialised", "selective_scan_reference",
+           "transition"]
 
 _STATE_BYTES = 64 * 2**10     # target size of one block's state (bc, N, d): per-step ops run in L2
 _BLOCK_BYTES = 1 * 2**20      # target size of one (bc, K, N, d) block buffer
@@ -82,13 +91,20 @@ def _block_shape(b: int, L: int, state_bytes: int) -> tuple[int, int]:
 
 
 # -- references ------------------------------------------------------------------------------
+def transition(delta: Tensor, A: Tensor, neg_eigen: bool = False) -> Tensor:
+    """a = exp(Δ A) in (0, 1], or 2 exp(Δ A) - 1 in (-1, 1] (delta (..., d), A (d, N) -> (..., d, N))."""
+    a = torch.exp(delta.unsqueeze(-1) * A)
+    return 2 * a - 1 if neg_eigen else a
+
+
 def selective_scan_reference(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                             D: Tensor | None = None, h0: Tensor | None = None) -> Tensor:
+                             D: Tensor | None = None, h0: Tensor | None = None, *,
+                             neg_eigen: bool = False) -> Tensor:
     """The definition, by a plain loop over time (test oracle)."""
     h = x.new_zeros(x.shape[0], x.shape[2], A.shape[-1]) if h0 is None else h0
     ys = []
     for xt, dt, bt, ct in zip(x.unbind(1), delta.unbind(1), B.unbind(1), C.unbind(1)):
-        h = torch.exp(dt[..., None] * A) * h + (dt * xt)[..., None] * bt[:, None, :]
+        h = transition(dt, A, neg_eigen) * h + (dt * xt)[..., None] * bt[:, None, :]
         yt = (h * ct[:, None, :]).sum(-1)
         ys.append(yt if D is None else yt + D * xt)
     return torch.stack(ys, dim=1)
@@ -96,12 +112,12 @@ def selective_scan_reference(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: 
 
 def selective_scan_materialised(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
                                 D: Tensor | None = None, h0: Tensor | None = None, *,
-                                return_states: bool = False):
-    """Through models.scan with exp(ΔA) and ΔBx as (b, L, d·N) tensors. Returns y
+                                return_states: bool = False, neg_eigen: bool = False):
+    """Through models.scan with the transitions and ΔBx as (b, L, d·N) tensors. Returns y
     (and the states h (b, L, d, N) if return_states)."""
     b_, L, d = x.shape
     n = A.shape[-1]
-    a = torch.exp(delta.unsqueeze(-1) * A)                               # (b, L, d, N)
+    a = transition(delta, A, neg_eigen)                                  # (b, L, d, N)
     drive = (delta * x).unsqueeze(-1) * B.unsqueeze(-2)                  # (b, L, d, N)
     h0f = None if h0 is None else h0.reshape(b_, d * n)
     h = scan(a.reshape(b_, L, d * n), drive.reshape(b_, L, d * n), h0f).view(b_, L, d, n)
@@ -123,9 +139,12 @@ def _blocks(b: int, L: int, bc: int, K: int):
     return [(s, min(s + bc, b), segs) for s in range(0, b, bc)] if segs else []
 
 
-def _fill(a: Tensor, hb: Tensor, d_s: Tensor, x_s: Tensor, B_s: Tensor, A2: Tensor) -> Tensor:
-    """a = exp(Δ A) (A2 = A log2 e) and hb = (Δx) ⊗ B for a block (bc, k, N, d); returns Δx."""
+def _fill(a: Tensor, hb: Tensor, d_s: Tensor, x_s: Tensor, B_s: Tensor, A2: Tensor, neg: bool) -> Tensor:
+    """a = exp(Δ A) (A2 = A log2 e), or 2 exp(Δ A) - 1 if neg, and hb = (Δx) ⊗ B for a
+    block (bc, k, N, d); returns Δx."""
     torch.mul(d_s.unsqueeze(2), A2, out=a).exp2_()
+    if neg:
+        a.mul_(2).sub_(1)
     dx_s = d_s * x_s
     torch.mul(dx_s.unsqueeze(2), B_s.unsqueeze(3), out=hb)
     return dx_s
@@ -149,12 +168,13 @@ def _contract(out: Tensor, tmp: Tensor, u: Tensor, v: Tensor, dim) -> Tensor:
 
 class _SelectiveScan(torch.autograd.Function):
     """x, delta (b, L, d); At (N, d) = Aᵀ; B, C (b, L, N); D (d,) or None;
-    h0 (b, N, d) or None, all contiguous; K the segment length, bc the batch chunk.
+    h0 (b, N, d) or None, all contiguous; K the segment length, bc the batch chunk,
+    neg the transition 2 exp(ΔA) - 1 instead of exp(ΔA).
     Returns y (b, L, d) and the segment checkpoints (b, nseg, N, d) (non-differentiable,
     kept for backward)."""
 
     @staticmethod
-    def forward(x, delta, At, B, C, D, h0, K, bc):
+    def forward(x, delta, At, B, C, D, h0, K, bc, neg):
         b, L, d = x.shape
         n = At.shape[0]
         A2 = At * _LOG2E
@@ -179,7 +199,7 @@ class _SelectiveScan(torch.autograd.Function):
                 else:
                     h = ck[bs, i].copy_(h)  # before the block buffers are overwritten
                 ab, hbb, tb, steps = views(b1 - b0, t1 - t0)
-                _fill(ab, hbb, delta[bs, ts], x[bs, ts], B[bs, ts], A2)
+                _fill(ab, hbb, delta[bs, ts], x[bs, ts], B[bs, ts], A2, neg)
                 for hj, aj in steps:
                     h = hj.addcmul_(aj, h)
                 y_s = _contract(y[bs, ts], tb, hbb, C[bs, ts].unsqueeze(3), 2)
@@ -189,9 +209,9 @@ class _SelectiveScan(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        x, delta, At, B, C, D, h0, K, bc = inputs
+        x, delta, At, B, C, D, h0, K, bc, neg = inputs
         _, ck = output
-        ctx.K, ctx.bc = K, bc
+        ctx.K, ctx.bc, ctx.neg = K, bc, neg
         ctx.save_for_backward(x, delta, At, B, C, D, h0, ck)
         ctx.save_for_forward(x, delta, At, B, C, D, h0)
         ctx.mark_non_differentiable(ck)
@@ -202,13 +222,13 @@ class _SelectiveScan(torch.autograd.Function):
         x, delta, At, B, C, D, h0, ck = ctx.saved_tensors
         need = ctx.needs_input_grad[:7]
         if gy is None:
-            return (None,) * 9
+            return (None,) * 10
         if torch.is_grad_enabled():  # create_graph: differentiate a differentiable recomputation
-            return _backward_differentiable(need, gy, x, delta, At, B, C, D, h0) + (None, None)
+            return _backward_differentiable(need, gy, x, delta, At, B, C, D, h0, ctx.neg) + (None,) * 3
         gy = gy.contiguous()
         b, L, d = x.shape
         n = At.shape[0]
-        K, bc = ctx.K, ctx.bc
+        K, bc, neg = ctx.K, ctx.bc, ctx.neg
         A2 = At * _LOG2E
         gx = torch.empty_like(x)
         gd = torch.empty_like(x)
@@ -243,7 +263,7 @@ class _SelectiveScan(torch.autograd.Function):
                 d_s, x_s, gy_s = delta[bs, ts], x[bs, ts], gy[bs, ts]
                 # recompute the segment
                 hprev[:, 0].copy_(ck[bs, i])
-                dx_s = _fill(ab, hb, d_s, x_s, B[bs, ts], A2)
+                dx_s = _fill(ab, hb, d_s, x_s, B[bs, ts], A2, neg)
                 for hj, aj, hp in fwd:
                     hj.addcmul_(aj, hp)
                 _contract(gC[bs, ts], tb, hb, gy_s.unsqueeze(2), 3)
@@ -261,18 +281,20 @@ class _SelectiveScan(torch.autograd.Function):
                     if gD is not None:
                         gD.add_(_contract(part_d, sb2, gy_s, x_s, (0, 1)))
                 _contract(gB[bs, ts], tb, gb, dx_s.unsqueeze(2), 3)
+                if neg:
+                    ab.add_(1)                                        # ∂a_t/∂(Δ_t A) = 2 exp(Δ_t A)
                 q = ab.mul_(gb).mul_(hprev)                           # ∂loss/∂(Δ_t A)
                 torch.addcmul(_contract(sb2, tb, q, At, 2), sb, x_s, out=gd[bs, ts])
                 gA.add_(_contract(part, tb, q, d_s.unsqueeze(2), (0, 1)))
             gh0[bs] = cy
-        return gx, gd, gA, gB, gC, gD, gh0 if need[6] else None, None, None
+        return gx, gd, gA, gB, gC, gD, gh0 if need[6] else None, None, None, None
 
     @staticmethod
-    def jvp(ctx, tx, td, tA, tB, tC, tD, th0, _tK, _tbc):
+    def jvp(ctx, tx, td, tA, tB, tC, tD, th0, _tK, _tbc, _tneg):
         x, delta, At, B, C, D, h0 = ctx.saved_tensors
         b, L, d = x.shape
         n = At.shape[0]
-        K, bc = ctx.K, ctx.bc
+        K, bc, neg = ctx.K, ctx.bc, ctx.neg
         A2 = At * _LOG2E
         tdx = None  # tangent of Δx
         if td is not None:
@@ -283,7 +305,7 @@ class _SelectiveScan(torch.autograd.Function):
         a = x.new_empty(bc, K, n, d)
         hb = x.new_empty(bc, K, n, d)
         tmp = x.new_empty(bc, K, n, d)
-        z = x.new_zeros(bc, K, n, d)    # tangent of Δ A
+        z = x.new_zeros(bc, K, n, d)    # tangent of Δ A, then of a_t
         tb = x.new_zeros(bc, K, n, d)   # tangent of (Δx) ⊗ B
         for b0, b1, segs in _blocks(b, L, bc, K):
             m, bs = b1 - b0, slice(b0, b1)
@@ -292,13 +314,15 @@ class _SelectiveScan(torch.autograd.Function):
             for t0, t1 in segs:
                 k, ts = t1 - t0, slice(t0, t1)
                 ab, hbb, zb, tbb = a[:m, :k], hb[:m, :k], z[:m, :k], tb[:m, :k]
-                dx_s = _fill(ab, hbb, delta[bs, ts], x[bs, ts], B[bs, ts], A2)
+                dx_s = _fill(ab, hbb, delta[bs, ts], x[bs, ts], B[bs, ts], A2, neg)
                 if td is not None:
                     torch.mul(td[bs, ts].unsqueeze(2), At, out=zb)
                 if tA is not None:
                     if td is None:
                         zb.zero_()
                     zb.addcmul_(delta[bs, ts].unsqueeze(2), tA)
+                if td is not None or tA is not None:
+                    zb.mul_(torch.add(ab, 1, out=tmp[:m, :k]) if neg else ab)   # da_t = a_t'(Δ_t A) dz_t
                 if tdx is not None:
                     torch.mul(tdx[bs, ts].unsqueeze(2), B[bs, ts].unsqueeze(3), out=tbb)
                 else:
@@ -306,8 +330,8 @@ class _SelectiveScan(torch.autograd.Function):
                 if tB is not None:
                     tbb.addcmul_(dx_s.unsqueeze(2), tB[bs, ts].unsqueeze(3))
                 for j in range(k):
-                    # dh_t = a_t (dh_{t-1} + dz_t h_{t-1}) + db_t ;  h_t = a_t h_{t-1} + b_t
-                    th = tbb[:, j].addcmul_(ab[:, j], th.addcmul(zb[:, j], h))
+                    # dh_t = a_t dh_{t-1} + da_t h_{t-1} + db_t ;  h_t = a_t h_{t-1} + b_t
+                    th = tbb[:, j].addcmul_(ab[:, j], th).addcmul_(zb[:, j], h)
                     h = hbb[:, j].addcmul_(ab[:, j], h)
                 out = _contract(dy[bs, ts], tmp[:m, :k], tbb, C[bs, ts].unsqueeze(3), 2)
                 if tC is not None:
@@ -320,7 +344,7 @@ class _SelectiveScan(torch.autograd.Function):
         return dy, None
 
 
-def _backward_differentiable(need, gy, x, delta, At, B, C, D, h0):
+def _backward_differentiable(need, gy, x, delta, At, B, C, D, h0, neg):
     """Gradients as a differentiable function of the inputs and gy (double backward)."""
     inputs = (x, delta, At, B, C, D, h0)
     wrt = [i for i, t in enumerate(inputs) if need[i] and t is not None]
@@ -329,7 +353,8 @@ def _backward_differentiable(need, gy, x, delta, At, B, C, D, h0):
         # depend on each other upstream (in Mamba, Δ, B and C are computed from x), and
         # the gradient w.r.t. x itself would then also collect the paths through B, C, Δ.
         xa, da, Aa, Ba, Ca, Da, ha = (t if t is None else t.view_as(t) for t in inputs)
-        y = selective_scan_materialised(xa, da, Aa.T, Ba, Ca, Da, None if ha is None else ha.transpose(1, 2))
+        y = selective_scan_materialised(xa, da, Aa.T, Ba, Ca, Da, None if ha is None else ha.transpose(1, 2),
+                                        neg_eigen=neg)
         alias = (xa, da, Aa, Ba, Ca, Da, ha)
         grads = torch.autograd.grad(y, [alias[i] for i in wrt], gy, create_graph=True, allow_unused=True)
     out = [None] * 7
@@ -340,7 +365,7 @@ def _backward_differentiable(need, gy, x, delta, At, B, C, D, h0):
 
 def selective_scan_fused(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
                          D: Tensor | None = None, h0: Tensor | None = None, *,
-                         chunk: int | None = None, batch_chunk: int | None = None) -> Tensor:
+                         chunk: int | None = None, batch_chunk: int | None = None, neg_eigen: bool = False) -> Tensor:
     """The fused loop (module docstring). ``chunk``: segment length K (= checkpoint
     interval); ``batch_chunk``: sequences per block. Defaults from the cache budget."""
     _check(x, delta, A, B, C, D, h0)
@@ -360,7 +385,8 @@ def selective_scan_fused(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tens
     def swap(t):  # A (d, N) -> (N, d), h0 (b, d, N) -> (b, N, d)
         return t if t is None else cast(t.transpose(-1, -2))
 
-    y, _ = _SelectiveScan.apply(cast(x), cast(delta), swap(A), cast(B), cast(C), cast(D), swap(h0), K, bc)
+    y, _ = _SelectiveScan.apply(cast(x), cast(delta), swap(A), cast(B), cast(C), cast(D), swap(h0), K, bc,
+                                bool(neg_eigen))
     return y
 
 
@@ -381,11 +407,11 @@ def _check(x, delta, A, B, C, D, h0) -> None:
 
 
 def selective_scan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
-                   h0: Tensor | None = None, *, impl: str = "auto") -> Tensor:
+                   h0: Tensor | None = None, *, impl: str = "auto", neg_eigen: bool = False) -> Tensor:
     """y (b, L, d) of the selective scan; ``impl`` one of models.scan.policy.SELECTIVE_IMPLS."""
     impl = resolve_impl("selective", impl, x.device)
     if impl == "fused":
-        return selective_scan_fused(x, delta, A, B, C, D, h0)
+        return selective_scan_fused(x, delta, A, B, C, D, h0, neg_eigen=neg_eigen)
     if impl == "scan":
-        return selective_scan_materialised(x, delta, A, B, C, D, h0)
-    return selective_scan_reference(x, delta, A, B, C, D, h0)
+        return selective_scan_materialised(x, delta, A, B, C, D, h0, neg_eigen=neg_eigen)
+    return selective_scan_reference(x, delta, A, B, C, D, h0, neg_eigen=neg_eigen)

@@ -207,3 +207,115 @@ def test_mamba_on_the_fused_path_has_second_derivatives():
         hvps.append(torch.autograd.grad(dot, params))
     for a, b in zip(*hvps):
         assert rel(a, b) < 1e-10
+
+
+# -- negative eigenvalues (Grazzi et al. 2025: a_t = 2 exp(Δ_t A) - 1 in (-1, 1]) ---------------
+def test_negative_transitions_occur_in_the_test_inputs():
+    args = make(3, 40, 8, 4, seed=11)
+    a = ss.transition(args["delta"], args["A"], neg_eigen=True)
+    assert a.min() < -0.5 and a.max() > 0.5 and a.min() >= -1 and a.max() <= 1
+    torch.testing.assert_close(a, 2 * ss.transition(args["delta"], args["A"]) - 1)
+
+
+@pytest.mark.parametrize("L, chunk, batch_chunk", [(100, 16, 2), (37, 5, 1)])
+def test_fused_equals_the_reference_with_negative_transitions(L, chunk, batch_chunk):
+    args = make(3, L, 8, 4, seed=L + 1)
+    exact = {k: None if v is None else v.detach().double().requires_grad_() for k, v in args.items()}
+    gy = torch.randn(3, L, 8, generator=torch.Generator().manual_seed(2))
+    y, grads = value_and_grads(selective_scan_fused, args, gy, chunk=chunk, batch_chunk=batch_chunk, neg_eigen=True)
+    y_ref, grads_ref = value_and_grads(selective_scan_reference, exact, gy.double(), neg_eigen=True)
+    _, grads_pos = value_and_grads(selective_scan_reference, exact, gy.double())
+    assert rel(y, y_ref) <= 1e-5
+    for name, g, r, p in zip(NAMES, grads, grads_ref, grads_pos):
+        assert rel(g, r) <= 1e-5, name
+    assert rel(grads_ref[2], grads_pos[2]) > 0.1  # the switch changes A's gradient: it is not ignored
+
+
+@pytest.mark.parametrize("impl", ["fused", "scan"])
+def test_every_impl_equals_the_reference_with_negative_transitions(impl):
+    args = make(2, 23, 3, 5, dtype=torch.float64, seed=12)
+    gy = torch.randn(2, 23, 3, dtype=torch.float64)
+    y, grads = value_and_grads(selective_scan, args, gy, impl=impl, neg_eigen=True)
+    y_ref, grads_ref = value_and_grads(selective_scan_reference, args, gy, neg_eigen=True)
+    assert rel(y, y_ref) < 1e-12
+    for g, r in zip(grads, grads_ref):
+        assert rel(g, r) < 1e-11
+
+
+def test_gradcheck_and_forward_mode_with_negative_transitions():
+    args = make(2, 5, 2, 3, dtype=torch.float64, seed=13)
+    inputs = tuple(args.values())
+
+    def f(*a):
+        return selective_scan_fused(*a, chunk=2, batch_chunk=1, neg_eigen=True)
+
+    assert torch.autograd.gradcheck(f, inputs)
+    assert torch.autograd.gradgradcheck(f, inputs)
+    assert torch.autograd.gradcheck(f, inputs, check_forward_ad=True, check_backward_ad=False,
+                                    check_undefined_grad=False)
+    plain = {k: v.detach() for k, v in args.items()}
+    names = ["delta", "A", "x"]
+    v = tuple(torch.randn_like(plain[k]) for k in names)
+
+    def at(fn):
+        return lambda *primals: fn(*{**plain, **dict(zip(names, primals))}.values(), neg_eigen=True)
+
+    primals = tuple(plain[k] for k in names)
+    _, t = jvp(at(lambda *a, **k: selective_scan_fused(*a, chunk=2, batch_chunk=1, **k)), primals, v)
+    _, t_ref = jvp(at(selective_scan_reference), primals, v)
+    assert rel(t, t_ref) < 1e-12
+
+
+@pytest.mark.parametrize("impl", ["reference", "fused", "scan"])
+def test_a_transition_of_minus_one_tracks_parity(impl):
+    """h_t = a_t h_{t-1} with a_t = -1 on a 1 and +1 on a 0 (Δ_t = 60 x_t, A = -1): the state
+    is (-1)^(number of ones so far), exactly; a log-space scan would lose the sign."""
+    bits = torch.randint(0, 2, (4, 50), generator=torch.Generator().manual_seed(14)).double()
+    x = bits.unsqueeze(-1)
+    delta = 60 * x
+    A = -torch.ones(1, 1, dtype=torch.float64)
+    B = torch.zeros(4, 50, 1, dtype=torch.float64)
+    C = torch.ones(4, 50, 1, dtype=torch.float64)
+    h0 = torch.ones(4, 1, 1, dtype=torch.float64)
+    y = selective_scan(x, delta, A, B, C, None, h0, impl=impl, neg_eigen=True)
+    torch.testing.assert_close(y[..., 0], (-1.0) ** bits.cumsum(1), atol=1e-20, rtol=1e-12)
+    y_pos = selective_scan(x, delta, A, B, C, None, h0, impl=impl)
+    assert (y_pos >= 0).all()  # without the switch the state never changes sign
+
+
+def test_mamba_with_negative_eigenvalues_fused_equals_scan():
+    torch.manual_seed(15)
+    fused = Mamba(d_model=6, d_state=4, scan_impl="fused", neg_eigen=True)
+    old = Mamba(d_model=6, d_state=4, scan_impl="scan", neg_eigen=True)
+    old.load_state_dict(fused.state_dict())
+    x = torch.randn(3, 41, 6)
+    g = torch.randn(3, 41, 6)
+    results = []
+    for layer in (fused, old):
+        xi = x.clone().requires_grad_()
+        y = layer(xi)
+        results.append((y, torch.autograd.grad(y, [xi, *layer.parameters()], g)))
+    (y1, g1), (y2, g2) = results
+    assert rel(y1, y2) < 1e-6
+    for a, b in zip(g1, g2):
+        assert rel(a, b) < 1e-5
+    # the layer's eigenvalues are its transitions: in (-1, 1], and at this init mostly near 1
+    lam = fused.eigenvalues(x)
+    assert lam.min() > -1 and lam.max() <= 1
+    plain = Mamba(d_model=6, d_state=4, scan_impl="fused")
+    plain.load_state_dict(fused.state_dict())
+    torch.testing.assert_close(lam, 2 * plain.eigenvalues(x) - 1)
+
+
+def test_mamba_gradient_flow_with_negative_eigenvalues():
+    """‖∂h_T/∂h_{T-k}‖² = Σ Π a_s² with the signed transitions, against autograd on the states."""
+    torch.manual_seed(16)
+    layer = Mamba(d_model=4, d_state=3, neg_eigen=True).double()
+    with torch.no_grad():
+        layer.dt_proj.bias.fill_(1.0)  # Δ ≈ 1.3: most transitions negative, where the sign matters
+    x = torch.randn(2, 12, 4, dtype=torch.float64)
+    a = layer.eigenvalues(x).detach()  # (b, L, d·N)
+    assert (a < 0).float().mean() > 0.5
+    for k, v in layer.gradient_flow(x, [1, 3, 7]).items():
+        expected = float(a[:, -k:].pow(2).prod(1).sum(-1).mean())
+        assert v == pytest.approx(expected, rel=1e-9)
