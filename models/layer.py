@@ -7,6 +7,16 @@ once, in `param_roles`: a role (the sensitivity suite's groups) and whether it i
 *slow* (the optimiser's rule). Both the optimiser groups (tasks.optim) and the
 suite's groups (`param_groups`) are derived from that one table.
 
+Every layer sizes itself to a recurrent-state budget through one constructor
+argument, `state: int | None = None` (the command line's `model.state=S`, the same
+key for every model). When set, it decides the layer's size argument (`d_state`, or
+the hidden size of the torch RNNs) so that `state_size()` is S, or the nearest size
+the structure allows: the layer holds its state in units of `u` real numbers (one
+hidden unit, an LSTM's (h, c) pair, a complex channel, one mode in every channel, ...)
+and takes `round(S / u)` of them, halves rounding up (`state_units`), so its state is
+within u/2 of S. A budget below one unit, or a size argument set beside it, is a
+one-line ValueError. Each layer's docstring names its unit and the size it sets.
+
 The probe methods (`states`, `eigenvalues`, `gradient_flow`, `drive`,
 `input_scale`) have a default here that returns None, meaning "this layer cannot
 say"; the suite then leaves that measurement out of the record rather than
@@ -63,6 +73,24 @@ def require_input(layer: nn.Module, x: torch.Tensor | None) -> torch.Tensor:
     return x
 
 
+def state_units(state: int | None, unit: int, *, layer: str, unit_name: str,
+                size_key: str = "d_state", size: int | None = None) -> int | None:
+    """How many units of `unit` real state numbers the budget `state` buys: round(S/u),
+    halves up, so the state is within u/2 of S; None when no budget is set.
+
+    `size` is the size argument the budget would decide: setting both is ambiguous,
+    so it is an error rather than one silently winning."""
+    if state is None:
+        return None
+    if size is not None:
+        raise ValueError(f"model.state={state} and model.{size_key}={size}: the state budget sets "
+                         f"{size_key}, so set only one of them")
+    if state < unit:
+        raise ValueError(f"model.state={state}: {layer} holds its state in units of {unit} "
+                         f"({unit_name}), so it cannot be sized below {unit}")
+    return (2 * state + unit) // (2 * unit)
+
+
 class RecurrentLayer(nn.Module):
     """Base class. Subclasses implement `forward`, `state_size` and `param_roles`, and
     override the probe methods they can answer."""
@@ -79,7 +107,8 @@ class RecurrentLayer(nn.Module):
 
     # -- what every layer declares ------------------------------------------------------
     def state_size(self) -> int:
-        """Real numbers in the recurrent state (a complex channel counts twice)."""
+        """Real numbers in the recurrent state (a complex channel counts twice, an
+        LSTM's is h and c); `state=S` in the constructor sizes it (module docstring)."""
         raise NotImplementedError
 
     def param_roles(self) -> dict[str, ParamRole]:

@@ -19,6 +19,10 @@ Initialisation of A (`init`), per head of size n:
   the eigenvalues are exactly the draw; the LRU's eigenvalue law in a dense basis.
 B ~ N(0, 1/d_model), C ~ N(0, 1/N), D ~ N(0, 1).
 
+State budget: `state=S` sets N = heads·round(S/heads) (halves up): the unit is one
+real state dimension in every head, so the state is S when heads divides S and within
+heads/2 of it otherwise (exact for `heads=1`, the default); S < heads is an error.
+
 Training path: a sequential loop over time (one addmm per step; the inputs are
 unbound once so autograd does not re-materialise the sequence at every step). It is
 about as fast on CPU as a hand-written autograd.Function with an adjoint loop and
@@ -34,31 +38,44 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 
-from models.layer import ParamRole, RecurrentLayer
+from models.layer import ParamRole, RecurrentLayer, state_units
+from models.lru import ring_init
+
+DEFAULT_STATE = 64
+
+
+def squash_eigenvalues(lam: np.ndarray, r_min: float, r_max: float, max_phase: float) -> np.ndarray:
+    """The paper's eigenvalue map, shared by its students (here) and its teacher
+    (tasks.teacher): moduli r_min + (r_max - r_min) tanh|λ|, phases angle(λ)·max_phase/π.
+
+    The map sends conjugate pairs to conjugate pairs, so V diag(λ') V⁻¹ stays real. A
+    real λ is its own conjugate and has to stay real, which scaling the phase of a
+    negative one would break whenever max_phase ≠ π: it keeps its modulus map and takes
+    the real direction nearest the scaled phase, negative when cos(max_phase) < 0."""
+    modulus = r_min + (r_max - r_min) * np.tanh(np.abs(lam))
+    phase = np.angle(lam) * max_phase / math.pi
+    real = np.abs(lam.imag) <= 1e-12 * np.maximum(np.abs(lam), 1.0)
+    negative_stays = math.cos(max_phase) < 0
+    phase[real] = np.where((lam.real[real] < 0) & negative_stays, math.pi, 0.0)
+    return modulus * np.exp(1j * phase)
 
 
 def paper_init(n: int, r_min: float, r_max: float, max_phase: float) -> torch.Tensor:
     """One n x n block as the paper's students: tanh-squashed eigenvalues of a N(0, 1/n) matrix."""
     m = torch.randn(n, n, dtype=torch.float64) / math.sqrt(n)
     lam, v = torch.linalg.eig(m)
-    modulus = r_min + (r_max - r_min) * torch.tanh(lam.abs())
-    phase = torch.angle(lam) * max_phase / math.pi
-    real = lam.imag.abs() <= 1e-12 * lam.abs().clamp(min=1.0)
-    negative_stays = math.cos(max_phase) < 0
-    phase[real] = torch.where((lam.real[real] < 0) & negative_stays, math.pi, 0.0).to(phase.dtype)
-    new = torch.polar(modulus, phase)
+    new = torch.from_numpy(squash_eigenvalues(lam.numpy(), r_min, r_max, max_phase))
     a = v @ torch.diag(new) @ torch.linalg.inv(v)
     return a.real.float()
 
 
 def ring_block_init(n: int, r_min: float, r_max: float, max_phase: float) -> torch.Tensor:
     """One n x n block with LRU ring-init eigenvalues in a random orthogonal basis."""
-    u1, u2 = torch.rand(n // 2 + n % 2, dtype=torch.float64), torch.rand(n // 2 + n % 2, dtype=torch.float64)
-    modulus = torch.sqrt(u1 * (r_max**2 - r_min**2) + r_min**2)
-    phase = max_phase * u2
+    modulus, phase = ring_init(n // 2 + n % 2, r_min, r_max, max_phase, dtype=torch.float64)
     block = torch.zeros(n, n, dtype=torch.float64)
     for k in range(n // 2):
         c, s = modulus[k] * torch.cos(phase[k]), modulus[k] * torch.sin(phase[k])
@@ -76,14 +93,21 @@ class LinearRNN(RecurrentLayer):
     def __init__(
         self,
         d_model: int,
-        d_state: int = 64,
+        d_state: int | None = None,
         heads: int = 1,
         r_min: float = 0.0,
         r_max: float = 1.0,
         max_phase: float = math.pi,
         init: Literal["paper", "ring"] = "paper",
+        state: int | None = None,
     ):
+        """d_state: N (default 64), or set by the state budget `state` (module docstring)."""
         super().__init__()
+        if heads < 1:
+            raise ValueError(f"model.heads={heads}: must be >= 1")
+        units = state_units(state, heads, layer="LinearRNN", size=d_state,
+                            unit_name=f"one real state dimension in each of the {heads} heads")
+        d_state = heads * units if units is not None else DEFAULT_STATE if d_state is None else d_state
         if d_model < 1 or d_state < 1:
             raise ValueError(f"model.d_model={d_model}, model.d_state={d_state}: widths must be >= 1")
         if heads < 1 or d_state % heads:

@@ -7,6 +7,9 @@ the LRU's; `polar`: λ = ν e^{iθ}; `re_im`: λ = a + ib) and `gamma` whether t
 is normalised by a learned γ (initialised to sqrt(1-|λ|²)). `param=re_im gamma=none`
 is the paper's complex RNN (cRNN), whose state is cursed by memory. `scan_impl` picks
 the kernel of the recurrence (models.scan.policy; "auto" by device, same values).
+
+State budget: the state is d_state complex numbers, 2·d_state real, so `state=S` sets
+d_state = round(S/2) (halves up): S exactly when S is even, S + 1 when it is odd.
 """
 from __future__ import annotations
 
@@ -16,14 +19,18 @@ from typing import Literal
 import torch
 from torch import nn
 
-from models.layer import ParamRole, RecurrentLayer
+from models.layer import ParamRole, RecurrentLayer, state_units
 from models.scan import scan
 from models.scan.policy import ScanImpl, check_impl
 
+DEFAULT_STATE = 64
 
-def ring_init(n: int, r_min: float, r_max: float, max_phase: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Moduli with |λ|² uniform in [r_min², r_max²] and phases uniform in [0, max_phase]."""
-    u1, u2 = torch.rand(n), torch.rand(n)
+
+def ring_init(n: int, r_min: float, r_max: float, max_phase: float,
+              dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Moduli with |λ|² uniform in [r_min², r_max²] and phases uniform in [0, max_phase]
+    (the LRU's ring; models.linear_rnn places the same law in a dense basis)."""
+    u1, u2 = torch.rand(n, dtype=dtype), torch.rand(n, dtype=dtype)
     modulus = torch.sqrt(u1 * (r_max**2 - r_min**2) + r_min**2)
     return modulus, max_phase * u2
 
@@ -34,16 +41,20 @@ class LRU(RecurrentLayer):
     def __init__(
         self,
         d_model: int,
-        d_state: int = 64,
+        d_state: int | None = None,
         r_min: float = 0.9,
         r_max: float = 0.999,
         max_phase: float = 2 * math.pi,
         param: Literal["exp", "polar", "re_im"] = "exp",
         gamma: Literal["learned", "none"] = "learned",
         scan_impl: ScanImpl = "auto",
+        state: int | None = None,
     ):
+        """d_state: complex channels N (default 64), or set by the state budget `state`."""
         super().__init__()
         check_impl("scan", scan_impl, "model.scan_impl")
+        units = state_units(state, 2, layer="LRU", size=d_state, unit_name="one complex channel")
+        d_state = units if units is not None else DEFAULT_STATE if d_state is None else d_state
         if not 0 <= r_min < r_max <= 1:
             raise ValueError(f"model.r_min={r_min}, model.r_max={r_max}: need 0 <= r_min < r_max <= 1")
         if d_model < 1 or d_state < 1:

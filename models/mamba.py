@@ -10,6 +10,18 @@ Initialisation as `mamba_simple.py`: A_log = log(1..N) per channel (S4D-real),
 dt_proj.bias = softplus⁻¹(Δ) with Δ log-uniform in [dt_min, dt_max] (floored at
 1e-4), dt_proj.weight ~ U[±dt_rank^-½], D = 1, no biases in in/x/out_proj, conv bias on.
 
+`bias` is the reference's switch of the same name: biases on in_proj and out_proj (off
+by default, as there). The gate z is then W_z u + b_z instead of W_z u. The reference
+block always reads a normalised residual stream whose encoder bias gives z a constant
+part, so it needs none; in bare mode the layer reads the raw input, z is a bias-free
+map of u_t alone, and the output y ⊙ SiLU(W_z u_t) is exactly 0 whenever u_t = 0,
+whatever the state: without `bias` a bare Mamba cannot represent a linear system.
+
+State budget: the state is d_inner·N real numbers, so the unit is one state per inner
+channel, d_inner = expand·d_model: `state=S` sets N = round(S / d_inner) (halves up),
+within d_inner/2 of S, exact when d_inner divides S; S < d_inner is an error (at width
+64 with expand 2 the smallest Mamba state is 128).
+
 `neg_eigen` (Grazzi et al. 2025, "Unlocking state-tracking in linear RNNs through
 negative eigenvalues"): the transition a_t = exp(Δ_t A) ∈ (0, 1] becomes 2 a_t - 1 ∈
 (-1, 1]. With every a_t ≥ 0 the sign of the state is fixed by its inputs, and one layer
@@ -52,7 +64,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from models.layer import ParamRole, RecurrentLayer, require_input
+from models.layer import ParamRole, RecurrentLayer, require_input, state_units
 from models.scan.policy import SelectiveImpl, check_impl, resolve_impl
 from models.selective_scan import (
     selective_scan,
@@ -61,6 +73,8 @@ from models.selective_scan import (
     selective_scan_reference,
     transition,
 )
+
+DEFAULT_STATE = 16
 
 __all__ = ["Mamba", "selective_scan", "selective_scan_fused", "selective_scan_materialised",
            "selective_scan_reference"]
@@ -72,7 +86,7 @@ class Mamba(RecurrentLayer):
     def __init__(
         self,
         d_model: int,
-        d_state: int = 16,
+        d_state: int | None = None,
         expand: int = 2,
         d_conv: int = 4,
         dt_rank: int | None = None,
@@ -80,13 +94,21 @@ class Mamba(RecurrentLayer):
         dt_max: float = 1e-1,
         max_scan_mb: float = 1024.0,
         scan_impl: SelectiveImpl = "auto",
+        bias: bool = False,
+        state: int | None = None,
         neg_eigen: bool = False,
     ):
+        """d_state: N per inner channel (default 16), or set by the state budget `state`."""
         super().__init__()
-        if d_model < 1 or d_state < 1:
-            raise ValueError(f"model.d_model={d_model}, model.d_state={d_state}: widths must be >= 1")
         if expand < 1:
             raise ValueError(f"model.expand={expand}: must be >= 1")
+        if d_model < 1:
+            raise ValueError(f"model.d_model={d_model}: must be >= 1")
+        units = state_units(state, expand * d_model, layer="Mamba", size=d_state,
+                            unit_name=f"one state in each of the {expand * d_model} inner channels")
+        d_state = units if units is not None else DEFAULT_STATE if d_state is None else d_state
+        if d_state < 1:
+            raise ValueError(f"model.d_state={d_state}: must be >= 1")
         if d_conv < 1:
             raise ValueError(f"model.d_conv={d_conv}: must be >= 1")
         if dt_rank is not None and dt_rank < 1:
@@ -101,7 +123,7 @@ class Mamba(RecurrentLayer):
         self.d_inner = d_inner = expand * d_model
         self.dt_rank = dt_rank = dt_rank or math.ceil(d_model / 16)
 
-        self.in_proj = nn.Linear(d_model, 2 * d_inner, bias=False)
+        self.in_proj = nn.Linear(d_model, 2 * d_inner, bias=bias)
         self.conv1d = nn.Conv1d(d_inner, d_inner, kernel_size=d_conv, groups=d_inner, padding=d_conv - 1)
         self.x_proj = nn.Linear(d_inner, dt_rank + 2 * d_state, bias=False)
         self.dt_proj = nn.Linear(dt_rank, d_inner, bias=True)
@@ -111,7 +133,7 @@ class Mamba(RecurrentLayer):
             self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # softplus⁻¹(dt)
         self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(d_inner, 1))
         self.D = nn.Parameter(torch.ones(d_inner))
-        self.out_proj = nn.Linear(d_inner, d_model, bias=False)
+        self.out_proj = nn.Linear(d_inner, d_model, bias=bias)
 
     # -- pieces -------------------------------------------------------------------
     def _inner(self, u: torch.Tensor):

@@ -1,4 +1,5 @@
-"""Vanilla (Elman) RNN: h_t = tanh(W_hh h_{t-1} + W_ih x_t + b)."""
+"""Vanilla (Elman) RNN: h_t = tanh(W_hh h_{t-1} + W_ih x_t + b). State: h, one real
+number per hidden unit, so `state=S` gives S hidden units (models.torch_rnn)."""
 from __future__ import annotations
 
 from typing import Literal
@@ -12,11 +13,9 @@ from models.torch_rnn import TorchRNNLayer
 class RNN(TorchRNNLayer):
     rnn_class = nn.RNN
 
-    def __init__(self, d_model: int, d_state: int | None = None, nonlinearity: Literal["tanh", "relu"] = "tanh"):
-        super().__init__(d_model, d_state, nonlinearity=nonlinearity)
-
-    def state_size(self) -> int:
-        return self.hidden
+    def __init__(self, d_model: int, d_state: int | None = None, nonlinearity: Literal["tanh", "relu"] = "tanh",
+                 state: int | None = None):
+        super().__init__(d_model, d_state, state, nonlinearity=nonlinearity)
 
     def eigenvalues(self, x: torch.Tensor | None = None) -> torch.Tensor:
         """Eigenvalues of W_hh: the linearised recurrence (tanh' ≤ 1 only shrinks them)."""

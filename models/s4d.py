@@ -6,11 +6,26 @@ Per channel h = 1..H (H = d_model) and mode n = 0..N/2-1 (N = d_state, even):
     A = -exp(log_A_real) + i A_imag,   Δ = exp(log_dt),   Ā = exp(Δ A),   B̄ = (Ā - 1)/A · B
     h_t = Ā ⊙ h_{t-1} + B̄ x_t,          y_t = 2 Re(Σ_n C h_t) + D ⊙ x_t
 
-S4D-Lin init: log_A_real = log ½, A_imag = π n; log_dt ~ U[log dt_min, log dt_max];
+S4D-Lin init: log_A_real = log ½, A_imag = π n; log_dt ~ U[log dt_min, log dt_max]
+(one Δ per channel, `dt_per=channel`, S4D's rule; see below for `mode`);
 C ~ N(0, 1) complex (real and imaginary parts N(0, ½)); D ~ N(0, 1); B = 1 is folded
 into C and is not a parameter (as the standalone S4D). The N real state dimensions of a
 channel are N/2 complex modes whose conjugate partners are implicit (the 2 Re), so the
 state holds H·N/2 complex = H·N real numbers.
+
+Δ per mode (`dt_per=mode`): S4D spreads its timescales by drawing Δ per channel, so
+the phases π n Δ of one channel's modes are an arithmetic progression decided by a
+single draw. A layer with one channel (bare mode on a scalar input: the teacher's
+students) has nothing to spread across, and whether any of its mode phases reaches a
+given frequency is a lottery on that draw (with N = 64, phase 0.87 rad is reached only
+for Δ ≥ 0.009: about one seed in two). `mode` draws one Δ per (channel, mode) from the
+same law, so every channel holds many timescales and phases; `auto` (the default) is
+`mode` for a one-channel layer and `channel` otherwise.
+
+State budget: a channel's N real state numbers come in complex modes, one in each of
+the H channels at a time, so the unit is 2H real numbers: `state=S` sets
+N = 2·round(S / 2H) (halves up), within H of S, exact when 2H divides S; S < 2H (less
+than one mode per channel) is an error. At width 64 the smallest S4D state is 128.
 
 Training path (`impl=conv`): the convolution kernel K_l = 2 Re(Σ_n C B̄ Ā^l) is built
 for the sequence length and applied by FFT (models.scan.fft_conv), O(L log L) and no
@@ -25,8 +40,10 @@ from typing import Literal
 import torch
 from torch import nn
 
-from models.layer import ParamRole, RecurrentLayer
+from models.layer import ParamRole, RecurrentLayer, state_units
 from models.scan import fft_conv, scan
+
+DEFAULT_STATE = 64
 
 
 class S4D(RecurrentLayer):
@@ -35,21 +52,29 @@ class S4D(RecurrentLayer):
     def __init__(
         self,
         d_model: int,
-        d_state: int = 64,
+        d_state: int | None = None,
         dt_min: float = 1e-3,
         dt_max: float = 1e-1,
         impl: Literal["conv", "scan"] = "conv",
+        dt_per: Literal["auto", "channel", "mode"] = "auto",
+        state: int | None = None,
     ):
+        """d_state: N real state numbers per channel (default 64), or set by `state`."""
         super().__init__()
         if d_model < 1:
             raise ValueError(f"model.d_model={d_model}: must be >= 1")
+        units = state_units(state, 2 * d_model, layer="S4D", size=d_state,
+                            unit_name=f"one complex mode in each of the {d_model} channels")
+        d_state = 2 * units if units is not None else DEFAULT_STATE if d_state is None else d_state
         if d_state < 2 or d_state % 2:
             raise ValueError(f"model.d_state={d_state}: must be even and >= 2 (N/2 complex modes)")
         if not 0 < dt_min <= dt_max:
             raise ValueError(f"model.dt_min={dt_min}, model.dt_max={dt_max}: need 0 < dt_min <= dt_max")
         self.d_model, self.d_state, self.impl = d_model, d_state, impl
         h, m = d_model, d_state // 2
-        self.log_dt = nn.Parameter(torch.rand(h) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+        self.dt_per = ("mode" if h == 1 else "channel") if dt_per == "auto" else dt_per
+        shape = (h, m) if self.dt_per == "mode" else (h,)
+        self.log_dt = nn.Parameter(torch.rand(shape) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
         self.log_A_real = nn.Parameter(torch.full((h, m), math.log(0.5)))
         self.A_imag = nn.Parameter(math.pi * torch.arange(m, dtype=torch.float32).expand(h, m).clone())
         self.C_re = nn.Parameter(torch.randn(h, m) * math.sqrt(0.5))
@@ -61,10 +86,15 @@ class S4D(RecurrentLayer):
         """A, (H, N/2) complex."""
         return torch.complex(-torch.exp(self.log_A_real), self.A_imag)
 
+    def step(self) -> torch.Tensor:
+        """Δ, broadcastable to (H, N/2): (H, 1) per channel, (H, N/2) per mode."""
+        dt = torch.exp(self.log_dt)
+        return dt if self.dt_per == "mode" else dt.unsqueeze(-1)
+
     def discrete(self) -> tuple[torch.Tensor, torch.Tensor]:
         """ZOH: Ā = exp(ΔA), B̄ = (Ā - 1)/A (B = 1), both (H, N/2) complex."""
         a = self.continuous()
-        dta = a * torch.exp(self.log_dt).unsqueeze(-1)
+        dta = a * self.step()
         abar = torch.exp(dta)
         return abar, (abar - 1) / a
 
@@ -79,7 +109,7 @@ class S4D(RecurrentLayer):
         exp(l ΔA), faster on CPU than complex exp, and the contraction stays real.
         """
         a = self.continuous()
-        dta = a * torch.exp(self.log_dt).unsqueeze(-1)                       # (H, M)
+        dta = a * self.step()                                                # (H, M)
         cb = torch.complex(self.C_re, self.C_im) * (torch.exp(dta) - 1) / a   # (H, M)
         steps = torch.arange(length, device=a.device, dtype=self.log_dt.dtype)
         mag = torch.exp(dta.real.unsqueeze(-1) * steps)                      # (H, M, L)

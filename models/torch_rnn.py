@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.layer import ParamRole, RecurrentLayer
+from models.layer import ParamRole, RecurrentLayer, state_units
 
 
 class TorchRNNProbes:
@@ -19,6 +19,13 @@ class TorchRNNProbes:
         h_prev = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)
         r = self.rnn
         return x @ r.weight_ih_l0.T + r.bias_ih_l0 + h_prev @ r.weight_hh_l0.T + r.bias_hh_l0
+
+    def gate_mean(self, x: torch.Tensor, gate: int) -> torch.Tensor:
+        """sigmoid of one gate's pre-activation (torch's packing order), averaged over
+        batch and time along the probe trajectory: (hidden,). The forget gate of an LSTM
+        and the update gate of a GRU are each unit's decay factor."""
+        h = self.hidden
+        return torch.sigmoid(self.gate_preactivations(x)[..., gate * h: (gate + 1) * h]).mean(dim=(0, 1))
 
     def gradient_flow(self, x: torch.Tensor, lags: list[int], probes: int = 4, seed: int = 0) -> dict[int, float]:
         """‖∂h_T/∂s_{T-k}‖_F² (s the full state, (h, c) for an LSTM), estimated as
@@ -44,16 +51,25 @@ class TorchRNNProbes:
 
 class TorchRNNLayer(TorchRNNProbes, RecurrentLayer):
     """One torch.nn.{RNN,LSTM,GRU} layer; hidden size `d_state` (default d_model),
-    projected back to d_model when it differs."""
+    projected back to d_model by a linear map when it differs.
+
+    State budget: `state=S` sets the hidden size to round(S / u) units of
+    `reals_per_unit` = u real numbers (1 for an RNN or GRU: h; 2 for an LSTM: h and c),
+    so an LSTM's state is S for even S and S ± 1 for odd S. The block around the layer
+    stays d_model wide: the projection above maps the hidden units back to it."""
 
     rnn_class: type[nn.RNNBase]
+    reals_per_unit: int = 1
+    unit_name: str = "one hidden unit's h"
     # torch's fused RNN kernels (mkldnn on CPU, cuDNN) have no forward-mode rules, and
     # two float64 passes of the fused kernel are far cheaper than a decomposed JVP.
     forward_ad = False
 
-    def __init__(self, d_model: int, d_state: int | None = None, **rnn_kwargs):
+    def __init__(self, d_model: int, d_state: int | None = None, state: int | None = None, **rnn_kwargs):
         super().__init__()
-        hidden = d_state or d_model
+        units = state_units(state, self.reals_per_unit, layer=type(self).__name__, size=d_state,
+                            unit_name=self.unit_name)
+        hidden = units if units is not None else d_model if d_state is None else d_state
         if d_model < 1 or hidden < 1:
             raise ValueError(f"model.d_model={d_model}, model.d_state={d_state}: widths must be >= 1")
         self.hidden = hidden
@@ -63,6 +79,9 @@ class TorchRNNLayer(TorchRNNProbes, RecurrentLayer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, _ = self.rnn(x)
         return self.proj(h)
+
+    def state_size(self) -> int:
+        return self.reals_per_unit * self.hidden
 
     def param_roles(self) -> dict[str, ParamRole]:
         # Gated and vanilla RNNs train with the ordinary learning rate.

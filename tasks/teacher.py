@@ -12,7 +12,8 @@ drawn once from `teacher_seed` (default 0), in this order from
     A  = V diag(l') V⁻¹        (real: see below)
     B ~ N(0, 1)^{10x1},  C ~ N(0, 1/10)^{1x10},  D ~ N(0, 1)
 
-so every eigenvalue of A has modulus in [ν₀, 1) and phase in [-max_phase, max_phase].
+so every eigenvalue of A has modulus in [ν₀, 1) and phase in [-max_phase, max_phase]
+(the students' map, models.linear_rnn.squash_eigenvalues, with r_min = ν₀, r_max = 1).
 The map sends conjugate pairs to conjugate pairs, so A is real; the imaginary part
 left by round-off is checked to be negligible and dropped. A *real* eigenvalue is
 its own conjugate: it has to stay real, so the phase scaling would break realness
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.linear_rnn import squash_eigenvalues
 from tasks.base import SyntheticTask
 from tasks.spec import Criterion, TaskSpec
 
@@ -68,12 +70,7 @@ def make_teacher(nu0: float, max_phase: float = math.pi, teacher_seed: int = 0,
     rng = np.random.default_rng(teacher_seed)
     M = rng.normal(0.0, math.sqrt(1.0 / n_hidden), size=(n_hidden, n_hidden))
     lam, V = np.linalg.eig(M)
-    modulus = nu0 + (1.0 - nu0) * np.tanh(np.abs(lam))
-    phase = np.angle(lam) * max_phase / math.pi
-    real = np.abs(lam.imag) <= 1e-12 * np.maximum(np.abs(lam), 1.0)
-    phase[real] = _real_phase(lam.real[real], max_phase)
-    new = modulus * np.exp(1j * phase)
-    A = V @ np.diag(new) @ np.linalg.inv(V)
+    A = V @ np.diag(squash_eigenvalues(lam, nu0, 1.0, max_phase)) @ np.linalg.inv(V)
     scale = max(1.0, float(np.abs(A).max()))
     if np.abs(A.imag).max() > 1e-8 * scale:
         raise RuntimeError(f"teacher_seed={teacher_seed}: A = V diag(l') V^-1 is not real "
@@ -82,13 +79,6 @@ def make_teacher(nu0: float, max_phase: float = math.pi, teacher_seed: int = 0,
     C = rng.normal(0.0, math.sqrt(1.0 / n_hidden), size=(1, n_hidden))
     D = rng.normal(0.0, 1.0, size=(1, 1))
     return Teacher(np.ascontiguousarray(A.real), B, C, D)
-
-
-def _real_phase(values: np.ndarray, max_phase: float) -> np.ndarray:
-    """Phase (0 or π) of real eigenvalues: a negative one (phase π, scaled to
-    max_phase) points the way of cos(max_phase); a positive one stays positive."""
-    negative_stays = math.cos(max_phase) < 0
-    return np.where((values < 0) & negative_stays, math.pi, 0.0)
 
 
 def teacher_output(teacher: Teacher, x: np.ndarray) -> np.ndarray:
@@ -114,11 +104,8 @@ class TeacherTask(SyntheticTask):
         max_phase: float = math.pi,
         seq_len: int = 300,
         teacher_seed: int = 0,
-        batch_size: int = 128,
-        n_val: int = 1024,
-        n_test: int = 2048,
-        data_seed: int = 1234,
-        seed: int = 0,
+        batch_size: int = 128,  # the paper's batch, not the synthetic tasks' 64
+        **kwargs,
     ):
         if not 0 <= nu0 < 1:
             raise ValueError(f"task.nu0={nu0}: the teacher's minimum eigenvalue modulus must be in [0, 1)")
@@ -126,7 +113,7 @@ class TeacherTask(SyntheticTask):
             raise ValueError(f"task.max_phase={max_phase}: must be in [0, pi]")
         if seq_len < 1:
             raise ValueError(f"task.seq_len={seq_len}: must be >= 1")
-        super().__init__(batch_size, n_val, n_test, data_seed, seed)
+        super().__init__(batch_size=batch_size, **kwargs)
         self.nu0, self.max_phase, self.seq_len, self.teacher_seed = float(nu0), float(max_phase), seq_len, teacher_seed
         self.teacher = make_teacher(self.nu0, self.max_phase, teacher_seed)
 
