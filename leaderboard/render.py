@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 from common.record import OUTCOMES
 from common.selection import Row, primary_of
@@ -10,6 +11,43 @@ SENS_COLUMNS = [("act_m2_max", "E[y²] max"), ("grad_ratio", "grad rec/other"), 
                 ("tau_max_over_T", "τ_max/T"), ("jac_fro_lag", "‖∂h_T/∂h_T-k‖²")]
 TRACKS = {"cpu": "cpu track: each run within a fixed budget on a 2-core CPU",
           "gpu": "gpu track: one H100-class GPU"}
+
+
+# Markdown's and HTML's active characters in text taken from records (names, variants, metric
+# keys, devices): a record is data, and a hostile or careless one must not put HTML, a link,
+# an image or emphasis on the page. `_` inside a word (linear_rnn) is never emphasis and
+# stays as it is, and `|` is escaped where a table row is joined.
+_MD_ESCAPES = {"\\": "\\\\", "`": "\\`", "*": "\\*", "[": "\\[", "]": "\\]", "~": "\\~",
+               "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MD_ACTIVE = re.compile(r"[\\`*\[\]~&<>]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|(?<=:)//|(?<![0-9A-Za-z])www\.")
+
+
+def _one_line(text: object) -> str:
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", str(text))
+
+
+def md(text: object) -> str:
+    """Text from a record, for a markdown page: shown as written, never interpreted."""
+    def escape(m: re.Match) -> str:
+        s = m.group(0)
+        if s in _MD_ESCAPES:
+            return _MD_ESCAPES[s]
+        if s == "//":
+            return "\\/\\/"  # no bare-URL autolink (http://...)
+        if s == "www.":
+            return "www\\."
+        return "\\_"
+    return _MD_ACTIVE.sub(escape, _one_line(text))
+
+
+def code(text: object) -> str:
+    """Text from a record as an inline code span: nothing inside one is interpreted but a
+    backtick, so the fence is one backtick longer than the longest run inside."""
+    text = _one_line(text)
+    longest = max((len(r) for r in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest and (text.startswith("`") or text.endswith("`")) else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def num(v, digits: int = 3) -> str:
@@ -78,21 +116,21 @@ def table(rows: list[Row]) -> list[str]:
     metric, higher = primary_of(rows[0].records[0])
     others = sorted({k for row in rows for r in row.chosen for k in (r["metrics"].get("test") or {})} - {metric})
     verdicts = any(r.get("outcome") for row in rows for r in row.records)
-    head = (["model", f"test {metric} {'↑' if higher else '↓'}", "seeds", *["solved / plateaued / budget"] * verdicts,
-             *[f"test {m}" for m in others], "lr (grid)", "diverged"] + [f"{title} init→final" for _, title in SENS_COLUMNS]
+    head = (["model", f"test {md(metric)} {'↑' if higher else '↓'}", "seeds", *["solved / plateaued / budget"] * verdicts,
+             *[f"test {md(m)}" for m in others], "lr (grid)", "diverged"] + [f"{title} init→final" for _, title in SENS_COLUMNS]
             + ["params", "state", "tokens/s", "device", *["wall time"] * verdicts])
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["--:"] * (len(head) - 1)) + "|"]
     for row in rows:
         first = row.chosen[0]
         grid = ", ".join(lr_text(x) for x in row.lr_grid)
         cells = [
-            row.label, metric_cell(row, metric), seeds_cell(row, metric), *[outcomes_cell(row)] * verdicts,
+            md(row.label), metric_cell(row, metric), seeds_cell(row, metric), *[outcomes_cell(row)] * verdicts,
             *[metric_cell(row, m) for m in others],
             f"{lr_text(row.lr)} ({grid})" if len(row.lr_grid) > 1 else lr_text(row.lr),
             f"{row.diverged}/{len(row.records)}",
             *[f"{num(row.sensitivity('init', k))} → {num(row.sensitivity('final', k))}" for k, _ in SENS_COLUMNS],
-            str(first["model"].get("params", "–")), str(first["model"].get("state_size", "–")),
-            num(row.cost("tokens_per_s"), 0), (first.get("cost") or {}).get("device", "–"),
+            md(first["model"].get("params", "–")), md(first["model"].get("state_size", "–")),
+            num(row.cost("tokens_per_s"), 0), md((first.get("cost") or {}).get("device", "–")),
             *[duration(sum((r.get("cost") or {}).get("wall_s") or 0.0 for r in row.records))] * verdicts,
         ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
@@ -101,16 +139,16 @@ def table(rows: list[Row]) -> list[str]:
 
 def section(track: str, task: str, variant: str, rows: list[Row], baselines: dict) -> list[str]:
     metric, higher = primary_of(rows[0].records[0])
-    out = [f"### {task} · `{variant}` · {track}", "",
-           f"Protocol: task `{task}` with `{variant}`; {TRACKS.get(track, track)}. "
-           f"Rows ranked by test {metric} ({'higher' if higher else 'lower'} is better) at the learning rate chosen on "
-           f"validation {metric}; mean ± std over seeds (`k/n` seeds: only k of the n runs at that learning rate "
+    out = [f"### {md(task)} · {code(variant)} · {md(track)}", "",
+           f"Protocol: task {code(task)} with {code(variant)}; {TRACKS.get(track, md(track))}. "
+           f"Rows ranked by test {md(metric)} ({'higher' if higher else 'lower'} is better) at the learning rate chosen on "
+           f"validation {md(metric)}; mean ± std over seeds (`k/n` seeds: only k of the n runs at that learning rate "
            f"ended finite); `diverged` counts runs over the whole grid."]
     if baselines:
-        out[-1] += " Baselines: " + ", ".join(f"{k} = {num(v, 4)}" for k, v in sorted(baselines.items())) + "."
+        out[-1] += " Baselines: " + ", ".join(f"{md(k)} = {num(v, 4)}" for k, v in sorted(baselines.items())) + "."
     records = [r for row in rows for r in row.records]
     if any(r.get("budget") for r in records):
         out[-1] += (f" {budget_text(records)} A run's outcome is `plateaued` when "
-                    f"validation {metric} stops improving within the patience and `budget` when the cap stops it "
+                    f"validation {md(metric)} stops improving within the patience and `budget` when the cap stops it "
                     f"still improving (its mean is then a bound: `≥`/`≤`); wall time sums every run of the row's grid.")
     return out + ["", *table(rows), ""]

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from common.selection import Row, primary_of
 from leaderboard.curves import Cell, Curve, CurveRow, axis_text, steps_at
-from leaderboard.render import TRACKS, budget_text, duration, lr_text, metric_cell, num
+from leaderboard.render import TRACKS, budget_text, code, duration, lr_text, md, metric_cell, num
 
 NOT_RUN = "·"
 EDGE = " (grid end)"
@@ -22,6 +22,15 @@ HEADLINE_LEGEND = (
 
 def _row(cells: list[str]) -> str:
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def _title(curve: Curve) -> str:
+    """`curve.title` with its record-derived parts escaped for the page."""
+    return f"{md(curve.task)} {code(curve.curve)}"
+
+
+def _axis(curve: Curve, value: float | None) -> str:
+    return axis_text(md(curve.axis_name), value)
 
 
 def _rule(n: int) -> str:
@@ -74,14 +83,14 @@ def headline(curves: list[Curve], tables: dict[tuple[str, str, str], list[Row]],
     models = sorted({row.model for c in curves for row in c.rows} | {row.model for key in cols for row in tables[key]})
     head = ["model"]
     for c in curves:
-        head += [f"{c.title}: horizon {c.axis_name}",
-                 f"{c.task}: steps to solve at {axis_text(c.axis_name, c.reference)}" if c.reference is not None
-                 else f"{c.task}: steps to solve at the first point"]
-    head += [f"{task} `{variant}` ({primary_of(tables[(t, task, variant)][0].records[0])[0]})"
+        head += [f"{_title(c)}: horizon {md(c.axis_name)}",
+                 f"{md(c.task)}: steps to solve at {_axis(c, c.reference)}" if c.reference is not None
+                 else f"{md(c.task)}: steps to solve at the first point"]
+    head += [f"{md(task)} {code(variant)} ({md(primary_of(tables[(t, task, variant)][0].records[0])[0])})"
              for t, task, variant in cols]
     body = []
     for model in models:
-        cells = [model]
+        cells = [md(model)]
         for c in curves:
             row = _best(c, model)
             at = c.reference if c.reference is not None else c.values[0]
@@ -110,11 +119,11 @@ def lr_sentence(curve: Curve) -> str:
     parts = []
     for (ref, grid), rows in sorted(groups.items(), key=lambda kv: (kv[0][0] is None, kv[0][0] or 0, kv[0][1])):
         # a rate at an end of the grid was not bracketed: a rate beyond it might do better
-        chosen = ", ".join(f"{r.label} {lr_text(r.lr)}{EDGE * _at_grid_end(r.lr, grid)}" for r in rows)
+        chosen = ", ".join(f"{md(r.label)} {lr_text(r.lr)}{EDGE * _at_grid_end(r.lr, grid)}" for r in rows)
         if ref is None:
             parts.append(f"without a reference point (each point's own choice): {chosen}")
         else:
-            parts.append(f"chosen on validation at {axis_text(curve.axis_name, ref)} from {_rates(list(grid))}: {chosen}")
+            parts.append(f"chosen on validation at {_axis(curve, ref)} from {_rates(list(grid))}: {chosen}")
     edge = any(_at_grid_end(r.lr, g) for (_, g), rows in groups.items() for r in rows)
     return "Learning rate " + "; ".join(parts) + "." + (" A rate at a grid end was not bracketed: one beyond it "
                                                          "was not tried." if edge else "")
@@ -129,9 +138,9 @@ def _criterion(curve: Curve, which: str = "horizon") -> str | None:
     op = "≥" if first["mode"] == "max" else "≤"
     thresholds = {v: s["threshold"] for v, s in sorted(specs.items())}
     if len(set(thresholds.values())) == 1:
-        return f"{split} {first['metric']} {op} {first['threshold']:g}"
-    return (f"{split} {first['metric']} {op} a threshold per point ("
-            + ", ".join(f"{t:g} at {curve.axis_name} = {v:g}" for v, t in thresholds.items()) + ")")
+        return f"{split} {md(first['metric'])} {op} {first['threshold']:g}"
+    return (f"{split} {md(first['metric'])} {op} a threshold per point ("
+            + ", ".join(f"{t:g} at {md(curve.axis_name)} = {v:g}" for v, t in thresholds.items()) + ")")
 
 
 def _outcome_text(curve: Curve) -> str:
@@ -144,19 +153,20 @@ def _outcome_text(curve: Curve) -> str:
 
 
 def curve_section(curve: Curve) -> list[str]:
-    name, arrow = curve.axis_name, "↑" if curve.higher else "↓"
-    out = [f"### {curve.title} · {curve.track}: horizon over {name} (`{curve.axis_key}`)", "",
-           f"Protocol: task `{curve.task}` with `{curve.curve}` at each {name}; {TRACKS.get(curve.track, curve.track)}. "
+    name, arrow, metric = md(curve.axis_name), "↑" if curve.higher else "↓", md(curve.metric)
+    out = [f"### {_title(curve)} · {md(curve.track)}: horizon over {name} ({code(curve.axis_key)})", "",
+           f"Protocol: task {code(curve.task)} with {code(curve.curve)} at each {name}; "
+           f"{TRACKS.get(curve.track, md(curve.track))}. "
            f"A run solves a point when its {_criterion(curve) or 'test criterion (none recorded)'}; a point is "
            f"solved with ≥ 2 of 3 seeds. {_outcome_text(curve)}"
-           f"{budget_text(curve.records())} {lr_sentence(curve)} Cells: test {curve.metric} {arrow} mean ± std over seeds at "
+           f"{budget_text(curve.records())} {lr_sentence(curve)} Cells: test {metric} {arrow} mean ± std over seeds at "
            f"that rate (seeds solved k/n); `{'≥' if curve.higher else '≤'}` marks a bound (a seed hit the step cap "
            f"while still improving); `{NOT_RUN}` not run (beyond the model's horizon).", ""]
     head = ["model", f"horizon {name}", *[axis_text(name, v) for v in curve.values]]
     out += [_row(head), _rule(len(head))]
     for row in curve.rows:
-        out.append(_row([row.label, horizon_cell(row, curve), *[point_cell(row.cells.get(v), curve) for v in curve.values]]))
-    head = ["model", name, "lr", f"test {curve.metric}", "solved (test)", "solved / plateaued / budget",
+        out.append(_row([md(row.label), horizon_cell(row, curve), *[point_cell(row.cells.get(v), curve) for v in curve.values]]))
+    head = ["model", name, "lr", f"test {metric}", "solved (test)", "solved / plateaued / budget",
             "steps to solve", "diverged", "state sens rel (final)", "grad rec/other (final)", "wall time"]
     out += ["", "Per point: outcomes are each run's verdict (solved on validation, plateaued, or stopped by the step "
                 "cap); steps to solve as in the headline; sensitivity at the end of training, mean over seeds; "
@@ -164,7 +174,7 @@ def curve_section(curve: Curve) -> list[str]:
     for row in curve.rows:
         for v, cell in sorted(row.cells.items()):
             o = cell.outcomes
-            out.append(_row([row.label, f"{v:g}", lr_text(cell.row.lr), metric_text(cell, curve),
+            out.append(_row([md(row.label), f"{v:g}", lr_text(cell.row.lr), metric_text(cell, curve),
                              f"{cell.k}/{cell.n}", f"{o['solved']} / {o['plateaued']} / {o['budget']}",
                              steps_cell(cell.steps), f"{cell.row.diverged}/{len(cell.row.records)}",
                              num(cell.final("state_sens_rel_max")), num(cell.final("grad_ratio")),
@@ -219,11 +229,11 @@ def cost_table(records: list[dict]) -> list[str]:
         return []
     out = [_row(["track", "task", "runs", "job time", "wall time", "longest run"]), _rule(6)]
     for (track, task), ws in sorted(walls.items()):
-        out.append(_row([track, task, str(len(ws)), duration(sum(ws)), duration(elapsed(spans[(track, task)])),
+        out.append(_row([md(track), md(task), str(len(ws)), duration(sum(ws)), duration(elapsed(spans[(track, task)])),
                          duration(max(ws))]))
     for track in sorted({t for t, _ in walls}):
         total = [w for (t, _), ws in walls.items() if t == track for w in ws]
         wall = elapsed([s for (t, _), ss in spans.items() if t == track for s in ss])
-        out += ["", f"Total {track}-track job time: {duration(sum(total))} over {len(total)} runs; "
+        out += ["", f"Total {md(track)}-track job time: {duration(sum(total))} over {len(total)} runs; "
                     f"wall time {duration(wall)}."]
     return out
