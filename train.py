@@ -13,11 +13,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from common.errors import RunInterrupted, UserError
-from harness.cli import EXIT_INTERRUPTED, EXIT_USER_ERROR, fail, guard_cli
+from harness.cli import CONF_DIR, EXIT_INTERRUPTED, EXIT_USER_ERROR, fail, guard_cli
 from tasks.image_preflight import preflight
 
 
-@hydra.main(config_path="conf", config_name="config", version_base="1.3")
+# an absolute path, so that the entry also runs when imported (tests call it in-process)
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from harness.sweep import note_outcome
 

@@ -13,7 +13,7 @@ from models.build import build_model, layer_factory
 from models.layer import ROLES, RecurrentLayer
 from models.lru import LRU
 from tasks.optim import OptimizerSettings
-from tests.helpers import records, train
+from tests.helpers import train_here
 
 # Bare-mode models (the ladder) map real inputs straight to outputs: they cannot take copy's tokens.
 STACK_MODELS = [n for n in model_names() if load_config("model", n).get("mode", "stack") != "bare"]
@@ -147,12 +147,9 @@ def test_lru_under_bf16_autocast_runs_its_recurrence_in_float32():
 
 
 def test_each_model_trains_a_few_steps_on_copy(tmp_path):
-    """One multirun (one process start) trains every model config with a stack for 20 steps."""
-    out = train("-m", f"model={','.join(STACK_MODELS)}", "debug=fast", "task.delay=20", "model.d_model=16",
-                "model.n_layers=1", "sensitivity.hessian=off", f"results_dir={tmp_path / 'results'}",
-                f"checkpoint_dir={tmp_path / 'ck'}", f"hydra.sweep.dir={tmp_path / 'multi'}")
-    assert out.returncode == 0, out.stderr[-2000:]
-    recs = records(tmp_path / "results")
+    """Every model config with a stack trains for 20 steps, in this process."""
+    recs = [train_here(tmp_path, f"model={name}", "debug=fast", "task.delay=20", "model.d_model=16",
+                       "model.n_layers=1", "sensitivity.hessian=off") for name in STACK_MODELS]
     assert sorted(r["model"]["name"] for r in recs) == sorted(load_config("model", n).name for n in STACK_MODELS)
     for rec in recs:
         assert rec["status"] == "ok" and rec["task"]["name"] == "copy" and rec["steps"] == 20

@@ -7,13 +7,14 @@ import os
 import stat
 
 from common.record_io import write_record
-from tests.helpers import records, train
+from tests.helpers import cli_here, records
 
 
-def test_a_short_run_tells_where_things_go_and_shows_its_total(tmp_path):
-    out = train("trainer.max_steps=12", "trainer.val_check_interval=6", "task.delay=8", "task.n_val=32",
+def test_a_short_run_tells_where_things_go_and_shows_its_total(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    out = cli_here("trainer.max_steps=12", "trainer.val_check_interval=6", "task.delay=8", "task.n_val=32",
                 "task.n_test=32", "sensitivity.enabled=false", f"results_dir={tmp_path / 'r'}",
-                f"checkpoint_dir={tmp_path / 'ck'}", f"hydra.run.dir={tmp_path / 'o'}", env={"COLUMNS": "200"})
+                f"checkpoint_dir={tmp_path / 'ck'}", f"hydra.run.dir={tmp_path / 'o'}")
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout + out.stderr
     assert "lru on copy [T=8,loss=all] seed 0, cpu (" in text and f"record into {tmp_path / 'r'}/" in text

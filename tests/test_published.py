@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from common.record import OUTCOMES, STATUSES
-from tests.helpers import ROOT, records, train
+from tests.helpers import ROOT, cli_here, records
 
 PUBLISHED = [ROOT / "leaderboard" / "results", ROOT / "leaderboard" / "README.md", ROOT / "README.md"]
 
@@ -25,8 +25,8 @@ def test_default_run_leaves_published_pages_unchanged(tmp_path: Path):
     before = fingerprint()
     personal = ROOT / "results"
     existing = set(personal.glob("*.json")) if personal.is_dir() else set()
-    out = train("debug=fast", "trainer.max_steps=2", f"checkpoint_dir={tmp_path / 'ck'}",
-                f"hydra.run.dir={tmp_path / 'out'}")
+    out = cli_here("debug=fast", "trainer.max_steps=2", "trainer.val_check_interval=2",
+                   f"checkpoint_dir={tmp_path / 'ck'}", f"hydra.run.dir={tmp_path / 'out'}")
     assert out.returncode == 0, out.stderr[-2000:]
     new = set(personal.glob("*.json")) - existing
     try:

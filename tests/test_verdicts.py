@@ -13,17 +13,14 @@ from common.record_io import write_record
 from harness.horizon import failed_below
 from harness.learning_rate import lr_from_reference
 from tasks.copy import CopyTask
-from tests.helpers import records, train
+from tests.helpers import train_here
 
 SMALL = ["task.delay=4", "task.batch_size=32", "task.n_val=64", "task.n_test=64", "sensitivity.enabled=false",
          "trainer.enable_progress_bar=false"]
 
 
 def run(tmp_path: Path, *overrides: str) -> dict:
-    out = train(*SMALL, *overrides, f"results_dir={tmp_path / 'r'}", f"checkpoint_dir={tmp_path / 'ck'}",
-                f"hydra.run.dir={tmp_path / 'o'}")
-    assert out.returncode == 0, out.stderr[-2000:]
-    return records(tmp_path / "r")[-1]
+    return train_here(tmp_path, *SMALL, *overrides)
 
 
 def test_a_solved_run_stops_at_the_first_validation_that_meets_the_criterion(tmp_path):
@@ -50,7 +47,8 @@ def _record(delay: int, seed: int, acc: float, lr: float = 0.003) -> dict:
     return {"schema": 2, "run_id": f"{delay}-{seed}-{lr}", "created": "2026-11-29T00:00:00+00:00",
             "config": config, "model": {"name": "lru"}, "seed": seed, "status": "ok", "track": "cpu",
             "task": {"name": "copy", "variant": task.variant, "primary": "acc", "higher_is_better": True,
-                     "axis": {"name": "T", "key": "task.delay", "value": delay}},
+                     "axis": {"name": "T", "key": "task.delay", "value": delay},
+                     "horizon": task.horizon_criterion().as_dict()},
             "metrics": {"val": {"acc": acc}, "test": {"acc": acc}}}
 
 
