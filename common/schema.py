@@ -34,7 +34,8 @@ class RunSchema:
     seed: int = 0
     results_dir: str = "results"           # personal runs (git-ignored); declared sweeps write leaderboard/results
     checkpoint_dir: str = "checkpoints"     # per-run checkpoints, keyed by config and seed
-    resume: str | None = None               # null | auto (last checkpoint of this config+seed) | a .ckpt path
+    resume: str | None = None               # null | auto (last checkpoint of this config+seed) | a .ckpt path of
+                                            # this run | finetune:PATH (another run's weights: harness/checkpointing.py)
     force: bool = False                     # redo a (config, seed) that already has an `ok` record
     track: Track = Track.cpu                # leaderboard track the run counts for
     threads: int | None = None              # torch CPU threads (null: torch's default); 1 for parallel sweep jobs

@@ -19,6 +19,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,15 @@ def _diff_text(diff: dict[str, list], most: int = 3) -> str:
 
 # -- resuming --------------------------------------------------------------------------
 
+def resume_override(value: str | os.PathLike) -> str:
+    """`resume=VALUE` as a user can paste it: Hydra's grammar refuses `=` (as in step=20.ckpt)
+    and most punctuation in an unquoted value."""
+    text = str(value)
+    if re.fullmatch(r"[A-Za-z0-9_./:+-]+", text):
+        return f"resume={text}"
+    return f"'resume=\"{text}\"'"
+
+
 def checked_resume(run) -> str | None:
     """The checkpoint `trainer.fit` should resume from (None: start fresh), after checking that
     it is readable and belongs to this run; `resume=finetune:PATH` loads its weights instead."""
@@ -184,7 +194,7 @@ def checked_resume(run) -> str | None:
             path, ckpt = found
         else:
             beside = (f"the newest intact checkpoint beside it is {found[0]} (step {found[1].get('global_step')}): "
-                      f"resume={found[0]}" if found else "no intact checkpoint beside it: start again without resume")
+                      f"{resume_override(found[0])}" if found else "no intact checkpoint beside it: start again without resume")
             raise ConfigError(f"resume: {path} is unreadable ({err}); {beside}") from None
     check_identity(run, path, ckpt)
     return str(path)
@@ -201,7 +211,7 @@ def check_identity(run, path: Path, ckpt: dict) -> None:
     if (theirs.get("run_key"), theirs.get("seed")) != (mine["run_key"], mine["seed"]):
         raise ConfigError(f"resume={path}: the checkpoint belongs to another run, {theirs.get('name')} "
                           f"({_diff_text(differences(theirs, mine))}); resume it with that run's command, or pass "
-                          f"resume={FINETUNE}{path} to start this run from its weights")
+                          f"{resume_override(f'{FINETUNE}{path}')} to start this run from its weights")
 
 
 def _finetune(run, path_text: str) -> None:
@@ -273,3 +283,5 @@ def claim(ckpt_dir: Path, fresh: bool) -> None:
     _held[str(ckpt_dir)] = fd
     if fresh and ckpt_dir.exists():
         shutil.rmtree(ckpt_dir)  # an earlier run of this identity; this one supersedes it
+    for part in ckpt_dir.glob(".tmp-*.part"):  # a killed run's half-written file: nobody else writes here now
+        part.unlink(missing_ok=True)

@@ -12,6 +12,7 @@ import argparse
 import errno
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def save_record(record: dict, results_dir: str | os.PathLike, log_dir: str | os.
         remedy = _remedy(err, results_dir)
         if kept is not None:
             how = (f"the record is kept in {kept}: {remedy}, then install it with "
-                   f"`python -m harness.saving {kept}`")
+                   f"`python -m harness.saving {shlex.quote(str(kept))}`")
         else:
             print(JSON_START)
             print(json.dumps(_plain(record), indent=1, sort_keys=True))

@@ -236,7 +236,8 @@ def test_truncated_checkpoint_named_explicitly_points_at_the_intact_one(lru_run,
         run_here(tmp_path, f"resume={folder / 'last.ckpt'}", "optimizer.lr=0.003")
     message = str(caught.value)
     assert "\n" not in message and f"{folder / 'last.ckpt'} is unreadable" in message
-    assert f"resume={folder / 'step=20.ckpt'}" in message
+    assert f"'resume=\"{folder / 'step=20.ckpt'}\"'" in message  # quoted: Hydra refuses an unquoted '='
+    assert check_overrides([f"resume=\"{folder / 'step=20.ckpt'}\""]) is None
 
 
 def test_a_second_live_run_of_the_same_identity_is_refused_its_checkpoints(tmp_path):
@@ -252,7 +253,10 @@ def test_a_second_live_run_of_the_same_identity_is_refused_its_checkpoints(tmp_p
         assert (folder / "step=10.ckpt").exists()
     finally:
         os.close(lock)
-    checkpointing.claim(folder, fresh=True)  # the first run is over: the new one supersedes it
+    (folder / ".tmp-4242-step=20.ckpt.part").write_bytes(b"killed while writing")
+    checkpointing.claim(folder, fresh=False)  # the first run is over: resuming keeps its checkpoints...
+    assert sorted(p.name for p in folder.iterdir()) == ["step=10.ckpt"]  # ...but not its half-written one
+    checkpointing.claim(folder, fresh=True)  # a fresh run supersedes it
     assert not folder.exists()
 
 
@@ -408,11 +412,15 @@ def test_a_hostile_name_given_on_the_command_line_is_inert_on_the_page(run_dirs,
     _assert_inert((tmp_path / "page.md").read_text())
 
 
-def test_escaping_leaves_the_published_page_as_it_is(tmp_path):
-    """The published names are benign: the page built from them is byte for byte the committed
-    one (figures aside: the committed page ends with their links)."""
+def test_escaping_leaves_the_published_page_as_it_is(tmp_path, monkeypatch):
+    """The published names are benign: escaping them changes no byte of the page."""
+    import leaderboard.render as render
+    import leaderboard.render_curves as render_curves
     from leaderboard.build import build
 
-    build(ROOT / "leaderboard" / "results", tmp_path / "README.md", published=True)
-    committed = (ROOT / "leaderboard" / "README.md").read_text()
-    assert (tmp_path / "README.md").read_text() == committed.split("## Figures", 1)[0].rstrip() + "\n"
+    build(ROOT / "leaderboard" / "results", tmp_path / "escaped.md", published=True)
+    for module in (render, render_curves):
+        monkeypatch.setattr(module, "md", str)
+        monkeypatch.setattr(module, "code", lambda text: f"`{text}`")
+    build(ROOT / "leaderboard" / "results", tmp_path / "raw.md", published=True)
+    assert (tmp_path / "escaped.md").read_text() == (tmp_path / "raw.md").read_text()
