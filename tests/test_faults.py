@@ -101,14 +101,18 @@ def test_when_the_log_folder_is_full_too_the_record_is_printed(tmp_path, monkeyp
     assert "printed above" in str(caught.value) and "python -m harness.saving FILE" in str(caught.value)
 
 
+def _mount_tmpfs(mnt: Path, size: str) -> None:
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+
+
 @pytest.fixture
 def full_tmpfs(tmp_path):
     """A 64 KiB tmpfs filled up (root only)."""
     mnt = tmp_path / "full"
-    mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
-                                           capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
+    _mount_tmpfs(mnt, "64k")
     try:
         fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT)
         try:
@@ -118,6 +122,17 @@ def full_tmpfs(tmp_path):
             pass  # full
         finally:
             os.close(fd)
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 200 KiB tmpfs: room for two checkpoints of the tiny run (about 89 KB each), not three."""
+    mnt = tmp_path / "small"
+    _mount_tmpfs(mnt, "200k")
+    try:
         yield mnt
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
@@ -137,6 +152,18 @@ def test_full_disk_on_the_command_line_prints_the_summary_and_one_error_line(ful
 
 
 # -- 2: a full checkpoint disk -----------------------------------------------------------
+
+def test_full_checkpoint_disk_on_the_command_line_is_one_line(small_tmpfs, tmp_path):
+    out = train_cli(*TINY, f"results_dir={tmp_path / 'r'}", f"checkpoint_dir={small_tmpfs}",
+                    f"hydra.run.dir={tmp_path / 'o'}")
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error: ")]
+    assert out.returncode == 2 and "Traceback" not in out.stdout + out.stderr, out.stderr[-3000:]
+    (folder,) = [p for p in small_tmpfs.iterdir() if p.is_dir()]
+    assert errors == [f"error: no space left on device writing {folder / 'step=20.ckpt'}: free space on {small_tmpfs} "
+                      f"(df -h {small_tmpfs}) or choose another checkpoint_dir=; the previous checkpoint "
+                      f"{folder / 'last.ckpt'} is intact; resume with the same command plus resume=auto"]
+    assert sorted(p.name for p in folder.iterdir()) == ["last.ckpt", "step=10.ckpt"]
+
 
 def test_full_checkpoint_disk_is_one_line_and_leaves_no_truncated_checkpoint(tmp_path, monkeypatch):
     import lightning.fabric.plugins.io.torch_io as torch_io
