@@ -15,7 +15,9 @@ the structure allows: the layer holds its state in units of `u` real numbers (on
 hidden unit, an LSTM's (h, c) pair, a complex channel, one mode in every channel, ...)
 and takes `round(S / u)` of them, halves rounding up (`state_units`), so its state is
 within u/2 of S. A budget below one unit, or a size argument set beside it, is a
-one-line ValueError. Each layer's docstring names its unit and the size it sets.
+one-line ValueError; the size argument defaults to None (the layer's own default
+size) so that a size the config sets can be told from one it leaves out. Each
+layer's docstring names its unit and the size it sets.
 
 The probe methods (`states`, `eigenvalues`, `gradient_flow`, `drive`,
 `input_scale`) have a default here that returns None, meaning "this layer cannot
