@@ -18,3 +18,30 @@ def git_commit() -> str | None:
         return sha.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def publishable_commit(root: Path | None = None) -> str:
+    """HEAD's sha, when published records may be written from this tree: no tracked file
+    differs from HEAD and HEAD is on main, so every published record names code that exists.
+    Otherwise a UserError in one line saying what to do."""
+    from common.errors import UserError
+
+    root = root or ROOT
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+
+    try:
+        sha = git("rev-parse", "HEAD")
+        if sha.returncode != 0:
+            raise UserError(f"published records need a git checkout: {root} is not one (write to another results_dir)")
+        changed = git("status", "--porcelain", "--untracked-files=no").stdout.split("\n")
+        changed = [line[3:] for line in changed if line.strip()]
+        if changed:
+            raise UserError(f"published records come from a clean tree: commit or stash {len(changed)} changed "
+                            f"file(s) first ({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''})")
+        if git("merge-base", "--is-ancestor", "HEAD", "refs/heads/main").returncode != 0:
+            raise UserError(f"published records come from a commit on main: {sha.stdout.strip()[:12]} is not on main")
+    except (OSError, subprocess.SubprocessError) as err:
+        raise UserError(f"published records need git to name their commit: {err}") from None
+    return sha.stdout.strip()

@@ -10,7 +10,8 @@ bad field (common/record_io.py), never fatal to a build.
 
 Schema 1: the first cpu track. Schema 2 adds the verdict and memory-curve fields
 (`published`, `outcome`, `solved_at`, `budget`, `lr_reference`, `task.axis`, `task.curve`,
-`task.solve`, `task.horizon`).
+`task.solve`, `task.horizon`). Schema 3 (the fair protocol, third edition) adds the validation
+`history` and `left_baseline_at`, and is written from a clean tree only when published.
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from typing import Literal
 
 from common.rules import Criterion
 
-SCHEMA = 2          # stamped on new records
-READABLE = (1, 2)   # what the builder reads
+SCHEMA = 3            # stamped on new records
+READABLE = (1, 2, 3)  # what the builder reads
 STATUSES = ("ok", "diverged", "failed")
 OUTCOMES = ("solved", "plateaued", "budget")
 
@@ -149,3 +150,7 @@ class Record:
     paths: dict | None = None
     sensitivity: dict | None = field(default=None, metadata=view(SensitivityView))
     cost: Cost | None = None
+    # every validation: {"step", "lr", <metric>: value, ...}, for learning curves and for checking a verdict
+    history: list[dict] | None = None
+    # the step at which the monitored validation metric first left the memoryless baseline (None: never)
+    left_baseline_at: int | None = None

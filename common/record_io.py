@@ -103,6 +103,8 @@ def _kind(tp: Any) -> tuple[str, typing.Callable[[Any], bool]]:
         return "true or false", lambda v: isinstance(v, bool)
     if origin is typing.Literal:
         return "one of " + ", ".join(args), lambda v: v in args
+    if origin is list and args == (dict,):
+        return "a list of objects", lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v)
     if origin is list:
         return "a list of numbers", lambda v: isinstance(v, list) and all(_number(x) for x in v)
     if origin is dict and args:

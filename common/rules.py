@@ -2,7 +2,9 @@
 to climb a memory axis) and the page (a curve's horizon) both call these.
 
 - A *criterion* is one metric at or beyond a threshold (`Criterion.met`).
-- A run *solves* a point of a curve when its test metrics meet its task's horizon criterion.
+- A run *solves* a point of a curve when it ended `solved` (its task's solve criterion met on
+  validation) and its test metrics meet that same criterion: one meaning of solved, from the
+  run's verdict to the page.
 - A point is solved by a *majority of seeds*: at least two seeds, and two thirds of them
   (2 of 3 on the cpu track). A point is *decided* once every seed has run, or once enough
   have solved that later seeds cannot overturn it.
@@ -38,12 +40,12 @@ class Criterion:
 
 
 def run_solved(record: dict) -> bool:
-    """An ok run whose test metrics meet its own task's horizon criterion (thresholds may
-    depend on the axis value, so each record carries its own)."""
-    horizon = record["task"].get("horizon")
-    if record["status"] != "ok" or not horizon:
+    """An ok run that ended `solved` and whose test metrics meet the same criterion, its own
+    task's solve criterion (thresholds may depend on the axis value, so each record carries its own)."""
+    solve = record["task"].get("solve")
+    if record["status"] != "ok" or record.get("outcome") != "solved" or not solve:
         return False
-    return Criterion.from_dict(horizon).met(record["metrics"].get("test") or {})
+    return Criterion.from_dict(solve).met(record["metrics"].get("test") or {})
 
 
 def majority(k: int, n: int) -> bool:

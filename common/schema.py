@@ -21,10 +21,11 @@ class Track(str, Enum):
 @dataclass
 class StopRule:
     """When a run ends before its step cap: solved (the task's criterion on validation)
-    or plateaued (no improvement of the validation metric for `patience` validations)."""
+    or plateaued (no improvement of the validation metric for `patience` validations, counted
+    only after the warm-up and once the metric has left the memoryless baseline)."""
 
     patience: int | None = None   # null: never stop for a plateau
-    min_delta: float = 0.0        # smallest change that counts as an improvement
+    min_delta: float | None = None  # smallest change that counts as an improvement (null: the task's declared one)
     on_solve: bool = True         # stop as soon as the task's solve criterion holds
     climb_failures: int | None = None  # sweeps: skip axis values above this many consecutive failures
 

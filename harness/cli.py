@@ -276,6 +276,10 @@ def guard_cli(main: Callable[[], None]) -> int:
         if problem:
             return fail(problem)
     try:
+        if any(a.lstrip("+").startswith("experiment=leaderboard/") for a in sys.argv[1:]):
+            from common.provenance import publishable_commit
+
+            publishable_commit()  # a declared sweep writes published records: not from uncommitted code
         main()
     except UserError as err:
         return fail(str(err))

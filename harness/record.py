@@ -64,6 +64,8 @@ def build_record(run, status: str, error: str | None, resume: str | None, wall_s
         paths={"logs": str(run.output_dir), "checkpoints": str(run.checkpoint_dir())},
         metrics=Metrics(val=module.last_val, test=module.last_test if ok else {}),
         sensitivity=sens,
+        history=module.history,
+        left_baseline_at=run.stopper.left_baseline_at,
         cost=Cost(
             wall_s=round(wall_s, 2),
             train_s=round(run.throughput.seconds, 2),

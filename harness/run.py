@@ -14,10 +14,11 @@ from omegaconf import DictConfig
 
 from common.config import ConfigError, check_node, resolve_target, with_defaults
 from common.errors import RunInterrupted, UserError
+from common.provenance import publishable_commit
 from common.record_io import read_records, to_dict
 from harness import checkpointing, checks
 from harness.callbacks import DivergenceGuard, StepProgressBar, Throughput
-from harness.horizon import failed_below
+from harness.horizon import skip_reason
 from harness.identity import run_key
 from harness.learning_rate import apply_lr_grid, lr_from_reference
 from harness.quiet import quiet_libraries
@@ -80,6 +81,8 @@ class Run:
         self.published = published
         self.skipped = "skipped"  # why execute() returned no record
         self.t_start = time.time()
+        if published:
+            publishable_commit()  # a published record names a commit that exists, clean
         quiet_libraries()
         checks.check_run_keys(cfg)
         checks.check_devices(cfg.trainer)
@@ -109,10 +112,9 @@ class Run:
         checks.check_writable(cfg.checkpoint_dir, "checkpoint_dir")
         self.module = SequenceModule(self.model, spec, self.optimizer)
         self.guard, self.throughput = DivergenceGuard(), Throughput()
-        criterion = self.task.solve_criterion()
-        self.watch = SolveWatch(criterion, getattr(self.task, "batch_size", 1) * spec.seq_len)
-        self.stopper = early_stopping(criterion, spec.primary, spec.higher_is_better,
-                                      cfg.stop.patience, cfg.stop.min_delta, cfg.stop.on_solve)
+        self.watch = SolveWatch(self.task.solve_criterion(), getattr(self.task, "batch_size", 1) * spec.seq_len)
+        self.stopper = early_stopping(self.task, cfg.stop.patience, cfg.stop.min_delta, cfg.stop.on_solve,
+                                      warmup=self.optimizer.warmup)
         self.trainer = self.make_trainer(self.checkpoint_dir())
 
     def checkpoint_dir(self) -> Path:
@@ -174,13 +176,12 @@ class Run:
             if done is not None and (self.skip_finished or self.cfg.resume == "auto"):
                 log.info("skipped: this run already finished (%s); force=true redoes it", done["_path"])
                 return None
-        if self.cfg.stop.climb_failures:
-            failed = failed_below(self.cfg, self.task, self.cfg.stop.climb_failures)
-            if failed is not None:
-                log.info("skipped: beyond the horizon (failed at %s = %s)", self.task.axis[0],
-                         ", ".join(f"{v:g}" for v in failed))
-                self.skipped = "beyond_horizon"
-                return None
+        # the climb and the learning-rate grid (common/lr_rules.py) decide from the records whether this run is needed
+        skip = skip_reason(self.cfg, self.task)
+        if skip is not None:
+            self.skipped, why = skip
+            log.info("skipped: %s", why)
+            return None
         resume = checkpointing.checked_resume(self)
         ckpt_dir = self.checkpoint_dir()
         checkpointing.claim(ckpt_dir, fresh=resume is None)

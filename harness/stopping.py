@@ -1,11 +1,14 @@
 """How a run ends: solved (the task's criterion met on validation), plateaued (no
-improvement within the declared patience), or at its step cap (`budget`). Lightning's
-EarlyStopping does the stopping; SolveWatch notes when the criterion was first met."""
+improvement within the declared patience, once learning has started), or at its step cap
+(`budget`). Lightning's EarlyStopping does the stopping; SolveWatch notes when the criterion
+was first met."""
 from __future__ import annotations
 
+import math
 import time
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 
@@ -40,13 +43,65 @@ class SolveWatch(L.Callback):
         self.solved_at, self._seconds_before = state.get("solved_at"), state.get("seconds", 0.0)
 
 
-def early_stopping(criterion: Criterion | None, primary: str, higher_is_better: bool,
-                   patience: int | None, min_delta: float, on_solve: bool) -> EarlyStopping:
-    metric, mode = (criterion.metric, criterion.mode) if criterion else (primary, "max" if higher_is_better else "min")
-    return EarlyStopping(
-        monitor=f"val/{metric}", mode=mode, min_delta=min_delta, patience=patience or NEVER,
+class PlateauStopping(EarlyStopping):
+    """Lightning's EarlyStopping, whose patience starts only once learning has: after the
+    learning-rate warm-up, and once the monitored validation metric has left the memoryless
+    baseline by the task's declared margin (`Task.left_baseline`). Copy-like tasks sit at
+    chance for a long initial plateau before they learn; a run still there trains on to its
+    cap and records that it never left the baseline (`left_baseline_at` stays None).
+
+    With `relative`, improvement is measured on log(metric), so `min_delta` is a fraction
+    (a loss 5 % lower counts as improving, whatever its scale)."""
+
+    def __init__(self, *, baseline: Criterion | None, warmup: float, relative: bool, **kwargs):
+        self.relative = relative
+        if relative:
+            kwargs["min_delta"] = -math.log1p(-kwargs["min_delta"])
+            if kwargs.get("stopping_threshold") is not None:
+                kwargs["stopping_threshold"] = math.log(kwargs["stopping_threshold"])
+        super().__init__(**kwargs)
+        self.baseline, self.warmup = baseline, warmup
+        self.left_baseline_at: int | None = None
+        self._patience_open = False
+
+    def _run_early_stopping_check(self, trainer) -> None:
+        current = trainer.callback_metrics.get(self.monitor)
+        if self.left_baseline_at is None and current is not None and (
+                self.baseline is None or self.baseline.met({self.baseline.metric: float(current)})):
+            self.left_baseline_at = trainer.global_step
+        warm = int(self.warmup * trainer.estimated_stepping_batches)
+        self._patience_open = self.left_baseline_at is not None and trainer.global_step >= warm
+        super()._run_early_stopping_check(trainer)
+
+    def _evaluate_stopping_criteria(self, current: torch.Tensor):
+        if self.relative:
+            current = torch.log(current.clamp_min(1e-30)) if torch.isfinite(current) else current
+        should_stop, reason = super()._evaluate_stopping_criteria(current)
+        if not self._patience_open:
+            self.wait_count = 0  # the patience has not started: no validation counts against it
+            if self.stopping_reason == EarlyStoppingReason.PATIENCE_EXHAUSTED:
+                self.stopping_reason, should_stop, reason = EarlyStoppingReason.NOT_STOPPED, False, None
+        return should_stop, reason
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "left_baseline_at": self.left_baseline_at}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.left_baseline_at = state.get("left_baseline_at")
+
+
+def early_stopping(task, patience: int | None, min_delta: float | None, on_solve: bool,
+                   warmup: float) -> PlateauStopping:
+    """The stopping rule of a run on `task`: its solve criterion (when `on_solve`), and the
+    plateau rule with the task's declared baseline and `min_delta` (unless the config sets one)."""
+    criterion, watched = task.solve_criterion(), task.monitored()
+    return PlateauStopping(
+        baseline=task.left_baseline(), warmup=warmup, relative=task.plateau_relative,
+        monitor=f"val/{watched.metric}", mode=watched.mode,
+        min_delta=task.plateau_delta if min_delta is None else min_delta, patience=patience or NEVER,
         # Lightning compares strictly; the criterion is inclusive
-        stopping_threshold=(criterion.threshold + (-1e-9 if mode == "max" else 1e-9))
+        stopping_threshold=(criterion.threshold * (1 - 1e-9) if watched.mode == "max" else criterion.threshold * (1 + 1e-9))
         if criterion is not None and on_solve else None,
         check_on_train_epoch_end=False, check_finite=False, strict=False, verbose=False,
     )

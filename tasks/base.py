@@ -1,6 +1,7 @@
 """Base classes: a task is a LightningDataModule that also declares a TaskSpec."""
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import lightning as L
@@ -43,6 +44,30 @@ class Task(L.LightningDataModule):
     #: met on test by >= 2 of 3 seeds: the axis value is within the model's horizon
     horizon: Criterion | None = None
 
+    #: the smallest change of the monitored validation metric that counts as improving:
+    #: absolute, or with `plateau_relative` a fraction of its value (losses that fall by decades)
+    plateau_delta: float = 0.01
+    plateau_relative: bool = False
+
+    def monitored(self) -> Criterion | None:
+        """The criterion whose metric the stopping rule watches (the solve criterion, else the primary metric)."""
+        if self.solve_criterion() is not None:
+            return self.solve_criterion()
+        spec = self.spec
+        return Criterion(spec.primary, "max" if spec.higher_is_better else "min", math.nan)
+
+    def left_baseline(self) -> Criterion | None:
+        """Met once the monitored validation metric has left what a memoryless model scores by
+        a declared margin (accuracy: + 0.05; loss: x 0.9): until then a run is still in its
+        initial plateau, and the plateau rule does not end it. None: no baseline known."""
+        watched, base = self.monitored(), self.baselines()
+        if watched.mode == "max" and ("memoryless_acc" in base or "chance_acc" in base):
+            floor = max(base.get("memoryless_acc", 0.0), base.get("chance_acc", 0.0))
+            return Criterion(watched.metric, "max", floor + BASELINE_MARGIN_ACC)
+        if watched.mode == "min" and "memoryless_loss" in base:
+            return Criterion(watched.metric, "min", BASELINE_FACTOR_LOSS * base["memoryless_loss"])
+        return None
+
     def axis_value(self) -> float | None:
         return getattr(self, self.axis[1].removeprefix("task.")) if self.axis else None
 
@@ -65,6 +90,9 @@ class Task(L.LightningDataModule):
                             f"as {name}=<value> (axis {self.axis})")
         return ",".join(rest)
 
+
+# How far the monitored metric must leave the memoryless baseline before a run can plateau.
+BASELINE_MARGIN_ACC, BASELINE_FACTOR_LOSS = 0.05, 0.9
 
 # Recall tasks: solved when (almost) every recalled token is right; within the horizon at 0.9.
 RECALL_SOLVED = Criterion("acc", "max", 0.99)

@@ -19,6 +19,8 @@ class SequenceModule(L.LightningModule):
         self.test_metrics = TaskMetrics(spec)
         self.last_val: dict[str, float] = {}
         self.last_test: dict[str, float] = {}
+        # every validation: step, the base learning rate then, and the metrics (the record keeps it)
+        self.history: list[dict] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -39,6 +41,8 @@ class SequenceModule(L.LightningModule):
         # Lightning still validates after a divergence stops training: keep the last finite metrics
         if all(math.isfinite(v) for v in values.values()):
             self.last_val = values
+        if not self.trainer.sanity_checking:
+            self.history.append({"step": self.trainer.global_step, "lr": self.base_lr(), **values})
 
     def on_test_epoch_end(self) -> None:
         self.last_test = self._log_and_reset(self.test_metrics, "test")
@@ -48,6 +52,19 @@ class SequenceModule(L.LightningModule):
         metrics.reset()
         self.log_dict({f"{split}/{k}": v for k, v in values.items()}, prog_bar=split == "val", sync_dist=False)
         return values
+
+    def base_lr(self) -> float | None:
+        """The scheduled learning rate of the parameters that are not slow (optimizer.lr x schedule)."""
+        if not self.trainer.optimizers:
+            return None
+        groups = self.trainer.optimizers[0].param_groups
+        return float(next((g for g in groups if g.get("name") != "slow"), groups[0])["lr"])
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["validation_history"] = self.history
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.history = list(checkpoint.get("validation_history", []))
 
     def configure_optimizers(self):
         opt, sched = self.optim_settings.build(self.model, int(self.trainer.estimated_stepping_batches))

@@ -141,6 +141,8 @@ class TeacherTask(SyntheticTask):
         return {"zero_loss": zero, "memoryless_loss": memoryless}
 
     axis = ("nu0", "task.nu0")
+    # the loss falls by decades on the way to 1 % of the memoryless loss: a gain is relative
+    plateau_delta, plateau_relative = 0.05, True
 
     def solve_criterion(self) -> Criterion:
         # solved: within 1 % of the loss of a model that only sees the current input

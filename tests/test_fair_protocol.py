@@ -1,0 +1,126 @@
+"""The fair protocol's run-side rules (issue "A fair race"): no plateau verdict before learning
+has started (warm-up, memoryless baseline), a per-task notion of improvement, one meaning of
+solved, a validation history in every record, and published records from a clean tree only."""
+from __future__ import annotations
+
+import math
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from common.errors import UserError
+from common.provenance import publishable_commit
+from common.rules import run_solved
+from tasks.copy import CopyTask
+from tasks.teacher import TeacherTask
+from tasks.word_problem import WordProblemTask
+from tests.helpers import cli_here, train_here
+
+SMALL = ["task.delay=4", "task.batch_size=32", "task.n_val=64", "task.n_test=64", "sensitivity.enabled=false",
+         "trainer.enable_progress_bar=false", "threads=1"]
+
+
+def test_no_plateau_verdict_while_at_the_baseline(tmp_path):
+    """At lr 1e-7 copy never leaves chance: however short the patience, the run trains to its
+    cap and records that it never left the baseline."""
+    rec = train_here(tmp_path, *SMALL, "optimizer.lr=1e-7", "trainer.max_steps=60", "trainer.val_check_interval=5",
+                     "stop.patience=1")
+    assert rec["outcome"] == "budget" and rec["steps"] == 60 and rec["left_baseline_at"] is None
+    assert all(h["acc"] < 0.125 + 0.05 for h in rec["history"])
+
+
+def test_the_patience_waits_for_the_warm_up(tmp_path):
+    """No gain counts (min_delta 0.5), patience 1: the run may plateau only once the warm-up
+    (half of 80 steps) is over, even though it left chance long before."""
+    rec = train_here(tmp_path, "task.delay=8", *SMALL[1:], "optimizer.lr=0.01", "optimizer.warmup=0.5", "trainer.max_steps=80",
+                     "trainer.val_check_interval=5", "stop.patience=1", "stop.min_delta=0.5")
+    assert rec["outcome"] == "plateaued" and rec["left_baseline_at"] < 40 <= rec["steps"] < 80
+
+
+def test_every_record_carries_its_validation_history(tmp_path):
+    rec = train_here(tmp_path, *SMALL, "optimizer.lr=0.01", "trainer.max_steps=30", "trainer.val_check_interval=10")
+    hist = rec["history"]
+    assert [h["step"] for h in hist] == [10, 20, 30] and rec["schema"] == 3
+    assert {k: v for k, v in hist[-1].items() if k not in ("step", "lr")} == rec["metrics"]["val"]
+    # the scheduled rate: warm-up (10 % of 30 steps), then cosine decay from 0.01 to 0 at the cap
+    assert 0 <= hist[-1]["lr"] < hist[1]["lr"] < hist[0]["lr"] <= 0.01
+
+
+def test_baselines_and_improvement_are_declared_per_task():
+    copy = CopyTask(delay=10)
+    assert copy.left_baseline().as_dict() == {"metric": "acc", "mode": "max", "threshold": 0.125 + 0.05}
+    assert (copy.plateau_delta, copy.plateau_relative) == (0.01, False)
+    teacher = TeacherTask(nu0=0.5)
+    base = teacher.left_baseline()
+    assert base.mode == "min" and math.isclose(base.threshold, 0.9 * teacher.baselines()["memoryless_loss"])
+    assert teacher.plateau_relative and 0 < teacher.plateau_delta < 1
+    # parity: the first position is predictable without memory, so the floor is the memoryless accuracy
+    parity = WordProblemTask(group="Z2", seq_len=16)
+    assert math.isclose(parity.left_baseline().threshold, parity.baselines()["memoryless_acc"] + 0.05)
+
+
+def test_a_relative_improvement_is_a_fraction_of_the_loss(tmp_path):
+    """The teacher's loss falls by decades: a 5 % lower loss is a gain at any scale, so a run whose
+    loss keeps halving never plateaus, however small the absolute steps."""
+    from harness.stopping import early_stopping
+
+    stop = early_stopping(TeacherTask(nu0=0.5), patience=1, min_delta=None, on_solve=False, warmup=0.0)
+    stop._patience_open = True
+    for loss in (1e-3, 5e-4, 2.5e-4, 1.2e-4):
+        should_stop, _ = stop._evaluate_stopping_criteria(__import__("torch").tensor(loss))
+        assert not should_stop
+    should_stop, _ = stop._evaluate_stopping_criteria(__import__("torch").tensor(1.19e-4))
+    assert should_stop  # under 5 % better: no gain, and the patience of 1 is used up
+
+
+def _rec(outcome: str | None, test_acc: float, status: str = "ok") -> dict:
+    return {"status": status, "outcome": outcome, "metrics": {"test": {"acc": test_acc}},
+            "task": {"solve": {"metric": "acc", "mode": "max", "threshold": 0.99},
+                     "horizon": {"metric": "acc", "mode": "max", "threshold": 0.9}}}
+
+
+@pytest.mark.parametrize("outcome, acc, solved", [
+    ("solved", 0.995, True),
+    ("solved", 0.95, False),     # solved on validation, not on test by the same criterion
+    ("budget", 0.995, False),    # never met the criterion on validation
+    ("plateaued", 0.92, False),  # the old horizon threshold (0.9) no longer counts
+])
+def test_one_meaning_of_solved(outcome, acc, solved):
+    assert run_solved(_rec(outcome, acc)) is solved
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=repo, check=True,
+                   capture_output=True)
+
+
+def test_published_records_come_from_a_clean_commit_on_main(tmp_path):
+    _git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    _git(tmp_path, "add", "a.py")
+    _git(tmp_path, "commit", "-q", "-m", "a")
+    assert len(publishable_commit(tmp_path)) == 40
+    (tmp_path / "a.py").write_text("x = 2\n")
+    with pytest.raises(UserError, match=r"clean tree: commit or stash 1 changed file\(s\) first \(a.py\)"):
+        publishable_commit(tmp_path)
+    _git(tmp_path, "checkout", "-q", "-b", "side")
+    _git(tmp_path, "commit", "-q", "-am", "b")
+    with pytest.raises(UserError, match="is not on main"):
+        publishable_commit(tmp_path)
+
+
+def test_a_published_sweep_refuses_to_start_from_a_dirty_tree(tmp_path, monkeypatch):
+    import common.provenance
+
+    _git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    _git(tmp_path, "add", "a.py")
+    _git(tmp_path, "commit", "-q", "-m", "a")
+    (tmp_path / "a.py").write_text("x = 2\n")
+    monkeypatch.setattr(common.provenance, "ROOT", tmp_path)
+    out = cli_here("-m", "experiment=leaderboard/copy_lr", "model=lru", "lr_index=0", "seed=0",
+                   f"results_dir={tmp_path / 'r'}", f"hydra.sweep.dir={tmp_path / 'm'}")
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.returncode == 2 and len(lines) == 1 and "clean tree" in lines[0], out.stderr
+    assert not (tmp_path / "r").exists()
