@@ -48,3 +48,17 @@ def test_every_published_run_ends_in_a_verdict():
             assert rec.get("outcome") in OUTCOMES, rec["run_id"]
         else:
             assert rec["status"] in STATUSES and rec.get("outcome") is None, rec["run_id"]
+
+
+def test_third_edition_records_name_a_clean_commit_on_main():
+    """Published records of the fair protocol (schema >= 3) name the commit that made them: clean
+    (no `-dirty`), present in this repository and on main, and carry their validation history.
+    The second edition's records (schema <= 2) stay, marked as such on the page, until rerun."""
+    for rec in records(ROOT / "leaderboard" / "results"):
+        if rec.get("schema", 1) < 3:
+            continue
+        commit = rec.get("git_commit") or ""
+        assert commit and not commit.endswith("-dirty"), (rec["run_id"], commit)
+        on_main = subprocess.run(["git", "merge-base", "--is-ancestor", commit, "HEAD"], cwd=ROOT)
+        assert on_main.returncode == 0, f"{rec['run_id']}: commit {commit} is not in this history"
+        assert rec["status"] != "ok" or rec.get("history"), rec["run_id"]
