@@ -25,6 +25,8 @@ def summary_lines(record: dict) -> list[str]:
     elif record.get("outcome"):
         solved = record.get("solved_at") or {}
         head += f", {record['outcome']}" + (f" at step {solved['step']}" if solved else "") + f" ({record['steps']} steps)"
+        if record["outcome"] == "budget" and "left_baseline_at" in record and record["left_baseline_at"] is None:
+            head += "; it never left the memoryless baseline"
     lines = [head]
     if test:
         lines.append("  test   " + "  ".join(f"{k}={_fmt(v)}" for k, v in sorted(test.items())))

@@ -124,3 +124,10 @@ def test_a_published_sweep_refuses_to_start_from_a_dirty_tree(tmp_path, monkeypa
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert out.returncode == 2 and len(lines) == 1 and "clean tree" in lines[0], out.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_the_summary_says_when_a_run_never_left_the_baseline(tmp_path):
+    from harness.summary import summary_lines
+
+    rec = train_here(tmp_path, *SMALL, "optimizer.lr=1e-7", "trainer.max_steps=10", "trainer.val_check_interval=5")
+    assert summary_lines(rec)[0].endswith("budget (10 steps); it never left the memoryless baseline")
