@@ -66,6 +66,14 @@ class AtomicCheckpoint(ModelCheckpoint):
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         checkpoint[IDENTITY_KEY] = self.identity
 
+    def teardown(self, trainer, pl_module, stage: str) -> None:
+        if stage == "fit" and self.dirpath:  # no more checkpoints: the folder is free for the next run
+            release(Path(self.dirpath))
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        if self.dirpath:  # Lightning skips teardown when fit raises
+            release(Path(self.dirpath))
+
     def _save_checkpoint(self, trainer, filepath: str) -> None:
         final = Path(filepath)
         tmp = final.with_name(f".tmp-{os.getpid()}-{final.name}.part")
@@ -268,6 +276,7 @@ def claim(ckpt_dir: Path, fresh: bool) -> None:
     for fd in _held.values():  # runs in one process are sequential: the earlier ones are over
         os.close(fd)
     _held.clear()
+    key = os.path.realpath(ckpt_dir)
     ckpt_dir.parent.mkdir(parents=True, exist_ok=True)
     lock = ckpt_dir.parent / f".{ckpt_dir.name}.lock"
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
@@ -280,8 +289,16 @@ def claim(ckpt_dir: Path, fresh: bool) -> None:
                           f"or stop it; a different seed= is a different run") from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
-    _held[str(ckpt_dir)] = fd
+    _held[key] = fd
     if fresh and ckpt_dir.exists():
         shutil.rmtree(ckpt_dir)  # an earlier run of this identity; this one supersedes it
     for part in ckpt_dir.glob(".tmp-*.part"):  # a killed run's half-written file: nobody else writes here now
         part.unlink(missing_ok=True)
+
+
+def release(ckpt_dir: Path) -> None:
+    """Give up `claim`'s lock (closing the file releases it): for a process that goes on
+    after its run, e.g. a notebook or a test calling harness.run.train."""
+    fd = _held.pop(os.path.realpath(ckpt_dir), None)
+    if fd is not None:
+        os.close(fd)

@@ -4,7 +4,7 @@ value of the wrong type, a hostile name on the pages. Each case ends in one line
 what to do, and a finished run's metrics and verdict always reach the user.
 
 Most cases run in-process (harness.run.train on a composed config, or the check itself);
-a subprocess only where the subject is what the command line prints."""
+the real entry point (tests.helpers.cli_here) only where the subject is what the command prints."""
 from __future__ import annotations
 
 import errno
@@ -29,8 +29,7 @@ from harness.compose import compose_run
 from harness.identity import run_key
 from harness.run import complete_defaults, instantiate_checked, train
 from harness.summary import print_summary
-from tests.helpers import ROOT, records
-from tests.helpers import train as train_cli
+from tests.helpers import ROOT, cli_here, records
 
 TINY = ["debug=fast", "task.delay=10", "model.d_model=16", "model.n_layers=1", "threads=1", "sensitivity.enabled=false"]
 HOSTILE = "<img src=x onerror=alert(1)>[click](javascript:alert(1))"
@@ -134,12 +133,12 @@ def small_tmpfs(tmp_path):
     _mount_tmpfs(mnt, "200k")
     try:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
+    finally:  # "target is busy" here would mean the finished run still holds a file open on it
+        assert subprocess.run(["umount", str(mnt)], capture_output=True).returncode == 0
 
 
 def test_full_disk_on_the_command_line_prints_the_summary_and_one_error_line(full_tmpfs, tmp_path):
-    out = train_cli(*TINY, f"results_dir={full_tmpfs / 'results'}", f"checkpoint_dir={tmp_path / 'ck'}",
+    out = cli_here(*TINY, f"results_dir={full_tmpfs / 'results'}", f"checkpoint_dir={tmp_path / 'ck'}",
                     f"hydra.run.dir={tmp_path / 'o'}")
     errors = [line for line in out.stderr.splitlines() if line.startswith("error: ")]
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-3000:]
@@ -154,7 +153,7 @@ def test_full_disk_on_the_command_line_prints_the_summary_and_one_error_line(ful
 # -- 2: a full checkpoint disk -----------------------------------------------------------
 
 def test_full_checkpoint_disk_on_the_command_line_is_one_line(small_tmpfs, tmp_path):
-    out = train_cli(*TINY, f"results_dir={tmp_path / 'r'}", f"checkpoint_dir={small_tmpfs}",
+    out = cli_here(*TINY, f"results_dir={tmp_path / 'r'}", f"checkpoint_dir={small_tmpfs}",
                     f"hydra.run.dir={tmp_path / 'o'}")
     errors = [line for line in out.stderr.splitlines() if line.startswith("error: ")]
     assert out.returncode == 2 and "Traceback" not in out.stdout + out.stderr, out.stderr[-3000:]
@@ -287,6 +286,16 @@ def test_a_second_live_run_of_the_same_identity_is_refused_its_checkpoints(tmp_p
     assert not folder.exists()
 
 
+def test_a_finished_run_releases_its_checkpoint_folder(lru_run):
+    base, _ = lru_run
+    folder = _ckpt_dir(base)
+    fd = os.open(folder.parent / f".{folder.name}.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises BlockingIOError while a run holds it
+    finally:
+        os.close(fd)
+
+
 # -- 6, 7, 8: names that become file names ------------------------------------------------
 
 @pytest.mark.parametrize("name, fragment", [
@@ -304,7 +313,7 @@ def test_names_that_cannot_be_file_names_fail_before_training(name, fragment):
 
 
 def test_a_300_character_name_is_one_line_on_the_command_line(run_dirs, tmp_path):
-    out = train_cli("model.name=" + "x" * 300, *TINY, *run_dirs, timeout=120)
+    out = cli_here("model.name=" + "x" * 300, *TINY, *run_dirs)
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert out.returncode == 2 and len(lines) == 1 and "is 300 bytes long" in lines[0], out.stderr[-2000:]
     assert not (tmp_path / "out").exists()
@@ -430,7 +439,7 @@ def test_hostile_names_in_records_are_escaped_on_the_page(tmp_path):
 def test_a_hostile_name_given_on_the_command_line_is_inert_on_the_page(run_dirs, tmp_path):
     from leaderboard.build import build
 
-    out = train_cli(f'model.name="{HOSTILE}"', *TINY, *run_dirs)
+    out = cli_here(f'model.name="{HOSTILE}"', *TINY, *run_dirs)
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"{HOSTILE} on copy" in out.stdout  # the summary prints it as typed
     (rec,) = records(tmp_path / "results")
