@@ -11,11 +11,13 @@ dt_proj.bias = softplus⁻¹(Δ) with Δ log-uniform in [dt_min, dt_max] (floore
 1e-4), dt_proj.weight ~ U[±dt_rank^-½], D = 1, no biases in in/x/out_proj, conv bias on.
 
 `bias` is the reference's switch of the same name: biases on in_proj and out_proj (off
-by default, as there). The gate z is then W_z u + b_z instead of W_z u. The reference
-block always reads a normalised residual stream whose encoder bias gives z a constant
-part, so it needs none; in bare mode the layer reads the raw input, z is a bias-free
-map of u_t alone, and the output y ⊙ SiLU(W_z u_t) is exactly 0 whenever u_t = 0,
-whatever the state: without `bias` a bare Mamba cannot represent a linear system.
+there). The gate z is then W_z u + b_z instead of W_z u. The reference block always
+reads a normalised residual stream whose encoder bias gives z a constant part, so it
+needs none; a bare layer reads the raw input, z is a bias-free map of u_t alone, and
+the output y ⊙ SiLU(W_z u_t) is exactly 0 whenever u_t = 0, whatever the state: without
+`bias` a bare Mamba cannot represent a linear system. `auto` (the default) turns it on
+for a one-channel layer (the bare student on a scalar input) and leaves it off, as the
+reference, otherwise.
 
 State budget: the state is d_inner·N real numbers, so the unit is one state per inner
 channel, d_inner = expand·d_model: `state=S` sets N = round(S / d_inner) (halves up),
@@ -58,6 +60,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -94,7 +97,7 @@ class Mamba(RecurrentLayer):
         dt_max: float = 1e-1,
         max_scan_mb: float = 1024.0,
         scan_impl: SelectiveImpl = "auto",
-        bias: bool = False,
+        bias: Literal["auto"] | bool = "auto",
         state: int | None = None,
         neg_eigen: bool = False,
     ):
@@ -123,7 +126,8 @@ class Mamba(RecurrentLayer):
         self.d_inner = d_inner = expand * d_model
         self.dt_rank = dt_rank = dt_rank or math.ceil(d_model / 16)
 
-        self.in_proj = nn.Linear(d_model, 2 * d_inner, bias=bias)
+        self.bias = d_model == 1 if bias == "auto" else bias
+        self.in_proj = nn.Linear(d_model, 2 * d_inner, bias=self.bias)
         self.conv1d = nn.Conv1d(d_inner, d_inner, kernel_size=d_conv, groups=d_inner, padding=d_conv - 1)
         self.x_proj = nn.Linear(d_inner, dt_rank + 2 * d_state, bias=False)
         self.dt_proj = nn.Linear(dt_rank, d_inner, bias=True)
@@ -133,7 +137,7 @@ class Mamba(RecurrentLayer):
             self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # softplus⁻¹(dt)
         self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(d_inner, 1))
         self.D = nn.Parameter(torch.ones(d_inner))
-        self.out_proj = nn.Linear(d_inner, d_model, bias=bias)
+        self.out_proj = nn.Linear(d_inner, d_model, bias=self.bias)
 
     # -- pieces -------------------------------------------------------------------
     def _inner(self, u: torch.Tensor):
