@@ -47,7 +47,7 @@ def _remedy(err: OSError, results_dir: str | os.PathLike) -> str:
     if err.errno == errno.ENAMETOOLONG:
         return "shorten model.name"
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"make {results_dir} writable or pass --results DIR"
+        return f"make {results_dir} writable (or install into another folder with --results DIR)"
     return f"fix {results_dir}"
 
 

@@ -88,11 +88,8 @@ def test_full_results_disk_keeps_the_summary_and_the_record_and_says_how_to_inst
 def test_when_the_log_folder_is_full_too_the_record_is_printed(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(saving, "write_record", _no_space)
     monkeypatch.setattr(saving, "write_json_atomic", _no_space)
-    record = {"model": {"name": "lru"}, "task": {"name": "copy", "variant": "T=10", "baselines": {}}, "seed": 0,
-              "run_id": "x", "status": "ok", "outcome": "budget", "steps": 20, "metrics": {"test": {"acc": 0.5}},
-              "cost": {"wall_s": 1.0, "tokens_per_s": 10.0, "device": "cpu"}, "_path": None}
     with pytest.raises(saving.RecordNotSaved) as caught:
-        saving.save_record(record, tmp_path / "r", tmp_path / "o")
+        saving.save_record(_summary_record(), tmp_path / "r", tmp_path / "o")
     out = capsys.readouterr().out
     assert "acc=0.5" in out
     printed = out.split(saving.JSON_START, 1)[1].split(saving.JSON_END, 1)[0]
@@ -105,6 +102,37 @@ def _mount_tmpfs(mnt: Path, size: str) -> None:
     if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
                                            capture_output=True).returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root)")
+
+
+def _summary_record() -> dict:
+    return {"model": {"name": "lru"}, "task": {"name": "copy", "variant": "T=10", "baselines": {}}, "seed": 0,
+            "run_id": "x", "status": "ok", "outcome": "budget", "steps": 20, "metrics": {"test": {"acc": 0.5}},
+            "cost": {"wall_s": 1.0, "tokens_per_s": 10.0, "device": "cpu"}, "_path": None}
+
+
+@pytest.mark.parametrize("code, reason, remedy", [
+    (errno.ENAMETOOLONG, "file name too long", "shorten model.name"),
+    (errno.EACCES, "permission denied", "writable (or install into another folder with --results DIR)"),
+])
+def test_other_write_failures_name_their_cause_and_remedy(code, reason, remedy, tmp_path, monkeypatch, capsys):
+    def refuses(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(saving, "write_record", refuses)
+    with pytest.raises(saving.RecordNotSaved) as caught:
+        saving.save_record(_summary_record(), tmp_path / "r", tmp_path / "o")
+    assert str(caught.value).startswith(f"{reason} writing {tmp_path / 'r' / 'copy-lru-s0-x.json'}")
+    assert remedy in str(caught.value) and (tmp_path / "o" / saving.KEPT_NAME).exists()
+    assert "acc=0.5" in capsys.readouterr().out
+
+
+def test_installing_something_that_is_not_a_record_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "record.json"
+    bad.write_text(json.dumps({"schema": 2, "run_id": "x"}))
+    assert saving.main([str(bad), "--results", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {bad}: not a record the leaderboard can read (")
+    assert not (tmp_path / "r").exists()
 
 
 @pytest.fixture
