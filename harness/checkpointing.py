@@ -18,6 +18,7 @@ import errno
 import fcntl
 import hashlib
 import logging
+import math
 import os
 import re
 import shutil
@@ -144,6 +145,18 @@ def weights_problem(module: torch.nn.Module, state: Any) -> str | None:
             f"{len(shape)} of another shape; e.g. {example})")
 
 
+def lr_problem(run, ckpt: dict) -> str | None:
+    """None when the checkpoint's optimizer started from this command's learning rates, else
+    what differs: resuming restores the optimizer state, whose rates would win silently."""
+    states = ckpt.get("optimizer_states") or [{}]
+    groups = states[0].get("param_groups", []) if isinstance(states[0], dict) else []
+    theirs = {g.get("name"): g["initial_lr"] for g in groups if isinstance(g.get("initial_lr"), float)}
+    mine = {g["name"]: g["lr"] for g in run.optimizer.param_groups(run.model)}
+    differ = [f"{name} group: lr {theirs[name]:g} there, {mine[name]:g} here" for name in sorted(theirs)
+              if name in mine and not math.isclose(theirs[name], mine[name], rel_tol=1e-6)]
+    return f"its optimizer was trained at other learning rates ({'; '.join(differ)})" if differ else None
+
+
 def _flat(d: Any, prefix: str = "") -> dict:
     if not isinstance(d, dict):
         return {prefix.rstrip("."): d}
@@ -210,11 +223,12 @@ def checked_resume(run) -> str | None:
 
 def check_identity(run, path: Path, ckpt: dict) -> None:
     theirs, mine = ckpt.get(IDENTITY_KEY), identity_of(run)
-    if theirs is None:  # written before checkpoints carried an identity: the weights must at least fit
-        problem = weights_problem(run.module, ckpt.get("state_dict"))
+    if theirs is None:  # written before checkpoints carried an identity: weights and learning rate must match
+        problem = weights_problem(run.module, ckpt.get("state_dict")) or lr_problem(run, ckpt)
         if problem:
             raise ConfigError(f"resume={path}: {problem}: the checkpoint belongs to another run; "
-                              f"resume it with that run's command")
+                              f"resume it with that run's command, or pass "
+                              f"{resume_override(f'{FINETUNE}{path}')} to start this run from its weights")
         return
     if (theirs.get("run_key"), theirs.get("seed")) != (mine["run_key"], mine["seed"]):
         raise ConfigError(f"resume={path}: the checkpoint belongs to another run, {theirs.get('name')} "

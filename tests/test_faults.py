@@ -253,14 +253,18 @@ def test_resume_with_another_model_names_the_run_it_belongs_to(lru_run, tmp_path
     assert "model.name=lru there, rnn here" in message
 
 
-def test_an_old_checkpoint_without_identity_is_checked_by_its_weights(lru_run, tmp_path):
+def test_an_old_checkpoint_without_identity_is_checked_by_its_weights_and_learning_rate(lru_run, tmp_path):
     base, _ = lru_run
     ckpt = torch.load(_ckpt_dir(base) / "last.ckpt", weights_only=False)
-    del ckpt[checkpointing.IDENTITY_KEY]
+    del ckpt[checkpointing.IDENTITY_KEY]  # as written before checkpoints carried one
     old = tmp_path / "old.ckpt"
     torch.save(ckpt, old)
     with pytest.raises(ConfigError, match="weights do not fit this model"):
         run_here(tmp_path, f"resume={old}", "model=rnn")
+    with pytest.raises(ConfigError, match=r"other learning rates \(decay group: lr 0.003 there, 0.0003 here"):
+        run_here(tmp_path, f"resume={old}", "optimizer.lr=0.0003")
+    record, _ = run_here(tmp_path, f"resume={old}", "optimizer.lr=0.003")  # its own run resumes
+    assert record["resumed_from"] == str(old)
 
 
 def _copy_with_truncated_last(base: Path, tmp_path: Path) -> Path:
