@@ -1,0 +1,265 @@
+"""The learning-rate rules of a fair race (SPEC §6.2), in one place: the sweeps (harness/learning_rate.py,
+harness/horizon.py: whether a run is needed, where a model stops climbing) and the page
+(leaderboard/curves.py: the reference, the chosen rate, each point's window) call these and
+decide nothing about rates themselves.
+
+- **Grid.** A sweep declares `lr_grid` (≥ 4 log-spaced rates inside, `extend` more at each end)
+  and `lr_reference: {at: {<axis key>: [candidates]}, extend: n}`. At a reference candidate every
+  inner rate runs on every seed; when the rate chosen there on validation sits at an end of the
+  rates run, the next declared rate beyond that end runs too, until the choice is bracketed or
+  the declared grid ends (`grid_point`).
+- **Reference point.** The largest candidate at which some rate solves (a majority of its seeds);
+  when none does, the smallest, the curve's easiest point. A candidate above one where every
+  rate failed is not run (`choose_reference`). The rate is the one chosen on validation there.
+- **A point fails only after every rate.** Off the reference the chosen rate runs on every seed;
+  where it fails, every other rate of the grid (as run at the reference) runs once, on seed 0,
+  and a rate whose seed 0 solves runs the other seeds too (`run_needed`, `point_verdict`).
+- **Window.** How many rates solve a point (a majority of their seeds), of those tried there.
+
+Old records (`lr_reference: {task.delay: 64}`, three rates, no extension) read as one candidate
+and no extension: their reference stays where it was.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from common.rules import SEEDS, majority, run_solved
+from common.selection import Row, choose_lr, latest_runs, lr_of
+
+SOLVED, FAILED, OPEN = "solved", "failed", "open"
+MIN_INNER = 4  # rates inside the extensions: SPEC §6.2
+
+
+def rate_key(lr: float | None) -> float | None:
+    """Rates compared as numbers written in a YAML grid: 1e-3 from a grid and from a record are one rate."""
+    return None if lr is None else float(f"{float(lr):.12g}")
+
+
+def dotted(config: dict, key: str):
+    node = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Where a sweep chooses its rate: `fixed` keys (e.g. {"seed": 0}), the candidates of `key`
+    (the memory axis), and how many declared rates lie beyond each end of the inner grid."""
+
+    fixed: tuple = ()
+    key: str | None = None
+    candidates: tuple = ()
+    extend: int = 0
+
+    @property
+    def seeds(self) -> int:
+        """Seeds every rate runs at a candidate: one when the reference fixes the seed."""
+        return 1 if any(k == "seed" for k, _ in self.fixed) else SEEDS
+
+    def value_of(self, config: dict) -> float | None:
+        v = dotted(config, self.key) if self.key else None
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    def matches_fixed(self, config: dict) -> bool:
+        return all(dotted(config, k) == v for k, v in self.fixed)
+
+    def matches(self, config: dict) -> bool:
+        """A run at one of the reference's candidates."""
+        return self.matches_fixed(config) and (self.key is None or self.value_of(config) in self.candidates)
+
+
+def parse_reference(spec) -> Reference | None:
+    """`{at: {key: value or [values]}, extend: n}`, or the second edition's `{key: value}`."""
+    if not spec:
+        return None
+    spec = dict(spec)
+    new = isinstance(spec.get("at"), dict)
+    at, extend = (spec["at"], int(spec.get("extend") or 0)) if new else (spec, 0)
+    fixed, key, candidates = [], None, ()
+    for k, v in sorted(at.items()):
+        if isinstance(v, (list, tuple)):
+            if key is not None:
+                raise ValueError(f"lr_reference: candidates for one key only, not {key} and {k}")
+            key, candidates = k, tuple(sorted(float(x) for x in v))
+        elif k.startswith("task.") and isinstance(v, (int, float)) and not isinstance(v, bool):
+            key, candidates = k, (float(v),)  # an axis value: the one candidate
+        else:
+            fixed.append((k, v))
+    return Reference(tuple(fixed), key, candidates, extend)
+
+
+def grid_of(lr_grid, model: str) -> list[float] | None:
+    """A declared grid: a list, or {model name: list}; sorted, as rate keys."""
+    if isinstance(lr_grid, dict):
+        lr_grid = lr_grid.get(model)
+    return sorted(rate_key(x) for x in lr_grid) if lr_grid else None
+
+
+def check_grid(grid: list[float], extend: int) -> str | None:
+    """What is wrong with a declared grid for a reference with `extend` rates beyond each end."""
+    inner = grid[extend:len(grid) - extend]
+    if len(inner) < MIN_INNER:
+        return f"{len(inner)} rates inside the {extend} extension(s) at each end; declare at least {MIN_INNER}"
+    steps = [math.log10(b / a) for a, b in zip(grid, grid[1:])]
+    if min(steps) <= 0 or max(steps) > 2 * min(steps):
+        return "rates not log-spaced (each step between neighbours within a factor 2 of the others, in log)"
+    return None
+
+
+def by_rate(records: list[dict]) -> dict[float, list[dict]]:
+    """The runs at one point by rate, a rerun superseding the earlier record of its seed."""
+    out: dict[float, list[dict]] = defaultdict(list)
+    for r in latest_runs(records):
+        out[rate_key(lr_of(r))].append(r)
+    return dict(out)
+
+
+def verdict(runs: list[dict], seeds: int = SEEDS, probe: bool = False) -> str:
+    """One rate at one point: solved by a majority of its seeds, failed once a majority is out of
+    reach (or, for a probe, once its first seed failed: a probe gets more seeds only after solving)."""
+    k, n = sum(run_solved(r) for r in runs), len(runs)
+    total = max(n, seeds)
+    if majority(k, total):
+        return SOLVED
+    if not majority(k + total - n, total) or (probe and n and not k):
+        return FAILED
+    return OPEN
+
+
+def best_rate(runs: dict[float, list[dict]]) -> float:
+    """The rate chosen on validation among these (common/selection.py: mean over shared seeds)."""
+    row = Row(model="", label="", setting="", records=[r for rs in runs.values() for r in rs])
+    choose_lr(row)
+    return rate_key(row.lr)
+
+
+@dataclass
+class GridPoint:
+    rates: list[float]                       # the rates this point needs: inner grid plus the extensions called for
+    missing: list[float]                     # of those, the ones not yet run on every seed
+    chosen: float | None = None              # best on validation once none is missing
+
+
+def grid_point(runs: dict[float, list[dict]], grid: list[float], extend: int, seeds: int) -> GridPoint:
+    """Which rates a reference candidate needs: the inner grid, then one more declared rate beyond
+    an end each time the rate chosen among those run sits at that end."""
+    lo, hi = extend, len(grid) - 1 - extend
+    while True:
+        rates = grid[lo:hi + 1]
+        missing = [lr for lr in rates if len(runs.get(lr, ())) < seeds]
+        if missing:
+            return GridPoint(rates, missing)
+        chosen = best_rate({lr: runs[lr] for lr in rates})
+        if chosen == rates[0] and lo > 0:
+            lo -= 1
+        elif chosen == rates[-1] and hi < len(grid) - 1:
+            hi += 1
+        else:
+            return GridPoint(rates, [], chosen)
+
+
+@dataclass
+class Choice:
+    """The reference of one setting: its point, the rate chosen there, the rates run there."""
+
+    value: float | None = None
+    rate: float | None = None
+    rates: list[float] = field(default_factory=list)
+    waiting: str | None = None               # why it is not decided yet
+    failed_at: float | None = None           # a candidate where every rate failed: those above are not run
+
+
+def _rates(rates) -> str:
+    return ", ".join(f"{x:g}" for x in rates)
+
+
+def candidates(points: dict[float | None, list[dict]], ref: Reference,
+               grid: list[float] | None) -> list[tuple[float | None, GridPoint, dict[float, list[dict]]]]:
+    """Each candidate in increasing order with what its grid needs and its runs by rate, up to
+    and including the first one where every rate failed (the candidates above are not run)."""
+    out = []
+    for value in ref.candidates or (None,):
+        runs = by_rate([r for r in points.get(value, []) if ref.matches_fixed(r.get("config") or {})])
+        gp = grid_point(runs, grid or sorted(runs), ref.extend if grid else 0, ref.seeds)
+        out.append((value, gp, runs))
+        if ref.key and gp.rates and not gp.missing and all(verdict(runs[lr], ref.seeds) == FAILED for lr in gp.rates):
+            break
+    return out
+
+
+def choose_reference(points: dict[float | None, list[dict]], ref: Reference, grid: list[float] | None) -> Choice:
+    """The reference point and rate of one setting from its runs at each candidate (`points`: runs
+    by axis value; None for a reference without an axis key)."""
+    settled = candidates(points, ref, grid)
+    for value, gp, _ in settled:
+        if gp.missing or not gp.rates:
+            at = f"{ref.key} = {value:g}" if ref.key else "the reference"
+            return Choice(waiting=f"no run at lr {_rates(gp.missing) or 'of the grid'} at {at} on every seed yet")
+    last, last_gp, last_runs = settled[-1]
+    every_failed = ref.key and all(verdict(last_runs[lr], ref.seeds) == FAILED for lr in last_gp.rates)
+    failed_at = last if every_failed else None
+    solving = [v for v, gp, runs in settled if any(verdict(runs[lr], ref.seeds) == SOLVED for lr in gp.rates)]
+    at = max(solving) if solving else settled[0][0]
+    gp = next(gp for v, gp, _ in settled if v == at)
+    return Choice(at, gp.chosen, gp.rates, failed_at=failed_at)
+
+
+def point_verdict(runs: dict[float, list[dict]], chosen: float | None, rates: list[float],
+                  seeds: int = SEEDS) -> tuple[str, list[float], list[float]]:
+    """A point off (or at) the reference: solved when some rate solves it, failed only when every
+    rate of the grid has failed there; with the window (rates solving) and the rates tried."""
+    tried = sorted(runs)
+    verdicts = {lr: verdict(runs[lr], seeds, probe=lr != chosen) for lr in tried}
+    window = [lr for lr in tried if verdicts[lr] == SOLVED]
+    if window:
+        return SOLVED, window, tried
+    grid = set(rates) | set(tried)
+    if all(verdicts.get(lr) == FAILED for lr in grid):
+        return FAILED, window, tried
+    return OPEN, window, tried
+
+
+def run_needed(config: dict, lr: float, seed: int, points: dict[float | None, list[dict]], ref: Reference,
+               grid: list[float] | None, choice: Choice) -> tuple[str, str] | None:
+    """Whether a declared run must happen, from the runs of its setting already recorded (`points`:
+    by axis value). None: run it. Otherwise (outcome, why) for the sweep's report: `not_needed`
+    (the rules do not call for it), `waiting` (it depends on runs not finished yet: run the sweep
+    again) or `beyond_horizon` (a candidate above one where every rate failed)."""
+    lr = rate_key(lr)
+    value = ref.value_of(config)
+    if ref.matches(config):
+        below = candidates(points, ref, grid)
+        failed = [v for v, gp, runs in below if v is not None and v < value and not gp.missing
+                  and all(verdict(runs[r], ref.seeds) == FAILED for r in gp.rates)]
+        if failed:
+            return "beyond_horizon", f"every rate failed at {ref.key} = {failed[0]:g}"
+        runs = by_rate([r for r in points.get(value, []) if ref.matches_fixed(r.get("config") or {})])
+        gp = grid_point(runs, grid or sorted(set(runs) | {lr}), ref.extend if grid else 0, ref.seeds)
+        if lr in gp.rates:
+            return None
+        if gp.missing:
+            return "waiting", f"lr {lr:g} is beyond an end of the grid: it runs only if the rates inside choose that end"
+        return "not_needed", f"the choice at this point ({gp.chosen:g}) is bracketed without lr {lr:g}"
+    if lr == choice.rate:
+        return None
+    if lr not in choice.rates:
+        return "not_needed", f"lr {lr:g} is not among the rates run at the reference point"
+    runs = by_rate(points.get(value, []))
+    main = verdict(runs.get(choice.rate, []), ref.seeds)
+    if main == SOLVED:
+        return "not_needed", f"the chosen lr {choice.rate:g} solves this point"
+    if main == OPEN:
+        return "waiting", f"the chosen lr {choice.rate:g} has not settled this point yet"
+    if seed == 0:
+        return None
+    first = [r for r in runs.get(lr, []) if r.get("seed") == 0]
+    if not first:
+        return "waiting", f"lr {lr:g} runs more seeds only if its seed 0 solves this point"
+    if not run_solved(first[0]):
+        return "not_needed", f"lr {lr:g} failed this point on seed 0"
+    return None
