@@ -93,7 +93,7 @@ def test_the_toy_model_is_discovered_and_builds_on_every_task(toy, monkeypatch):
 def test_the_toy_model_trains_and_gets_a_benchmark_row(toy, tmp_path):
     env = env_with(toy)
     out = subprocess.run([sys.executable, "train.py", "--config-dir", str(toy / "conf"), "model=toy", "debug=fast",
-                          "trainer.max_steps=5", "task.delay=6", f"results_dir={tmp_path / 'r'}",
+                          "trainer.max_steps=5", "trainer.val_check_interval=5", "task.delay=6", f"results_dir={tmp_path / 'r'}",
                           f"checkpoint_dir={tmp_path / 'ck'}", f"hydra.run.dir={tmp_path / 'o'}"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

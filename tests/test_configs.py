@@ -21,9 +21,7 @@ def hydra_conf():
 
 
 def built(*overrides: str) -> Run:
-    run = Run(compose("config", overrides=normalise_overrides(list(overrides))))
-    run.build()
-    return run
+    return Run(compose("config", overrides=normalise_overrides(list(overrides))))
 
 
 @pytest.mark.parametrize("model", options("model"))
