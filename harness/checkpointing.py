@@ -32,6 +32,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from common.config import ConfigError
 from common.errors import UserError
 from harness.identity import identity_config
+from harness.saving import mount_point
 
 log = logging.getLogger("harness")
 
@@ -47,13 +48,6 @@ def identity_of(run) -> dict:
     """What a checkpoint says about the run that wrote it."""
     return {"run_key": run.key, "seed": int(run.cfg.seed), "name": run.checkpoint_dir().name,
             "config": identity_config(run.cfg)}
-
-
-def _mount_hint(path: str | os.PathLike) -> str:
-    p = Path(os.path.abspath(path))
-    while not os.path.ismount(p) and p != p.parent:
-        p = p.parent
-    return f"free space on {p} (df -h {p})"
 
 
 class AtomicCheckpoint(ModelCheckpoint):
@@ -87,7 +81,8 @@ class AtomicCheckpoint(ModelCheckpoint):
         except OSError as err:
             tmp.unlink(missing_ok=True)
             reason = os.strerror(err.errno) if err.errno else str(err)
-            remedy = (_mount_hint(final.parent) + " or choose another checkpoint_dir=" if err.errno in
+            mount = mount_point(final.parent)
+            remedy = (f"free space on {mount} (df -h {mount}) or choose another checkpoint_dir=" if err.errno in
                       (errno.ENOSPC, errno.EDQUOT) else "choose a writable checkpoint_dir=")
             previous = self._last_checkpoint_saved
             kept = f"the previous checkpoint {previous} is intact" if previous else "no checkpoint was written yet"
@@ -103,7 +98,7 @@ class AtomicCheckpoint(ModelCheckpoint):
 # -- reading ---------------------------------------------------------------------------
 
 class Unreadable(Exception):
-    pass
+    """A checkpoint file that does not load; the message says why."""
 
 
 def load(path: str | os.PathLike) -> dict:
