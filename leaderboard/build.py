@@ -12,6 +12,7 @@ from pathlib import Path
 from common.record_io import Skipped, read_records
 from common.selection import Row, table_rows
 from leaderboard.curves import Curve, curves_of
+from leaderboard.protocol import notice
 from leaderboard.render import TRACKS, section
 from leaderboard.render_curves import HEADLINE_LEGEND, cost_section, cost_table, curve_section, headline
 
@@ -65,10 +66,11 @@ def collect(results_dir: str | Path, published: bool = False) -> Collected:
 
 
 def headline_lines(data: Collected) -> tuple[list[str], list[str]]:
+    """The headline table and its legend, after the notice on records of an older protocol."""
     table, warnings = headline(data.curves, data.tables)
     if any(c.track == "cpu" for c in data.curves):
         table = [*table, "", HEADLINE_LEGEND]
-    return table, warnings
+    return [*notice(data.records, data.curves, data.tables), *table], warnings
 
 
 def leaderboard_markdown(data: Collected, figures: list[str], figures_link: str = "figures",

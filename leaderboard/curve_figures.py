@@ -111,6 +111,41 @@ def sensitivity_figure(curves: list[Curve], colours: dict[str, str]):
     return fig
 
 
+def reference_histories(row: CurveRow, metric: str) -> list[tuple[int, list[int], list[float]]]:
+    """(seed, steps, values) of each run at the row's reference point and chosen rate that kept a
+    validation history (records older than schema 3 have none and are left out)."""
+    cell = row.cells.get(row.reference) if row.reference is not None else None
+    out = []
+    for r in (cell.runs if cell else []):
+        points = [(h["step"], h[metric]) for h in r.get("history") or []
+                  if isinstance(h.get(metric), (int, float)) and math.isfinite(h[metric])]
+        if points:
+            out.append((r["seed"], [p[0] for p in points], [p[1] for p in points]))
+    return out
+
+
+def learning_figure(curves: list[Curve], colours: dict[str, str]):
+    """Validation metric against step at each row's reference point (its chosen rate), one line per seed."""
+    fig, axes = _panels(curves)
+    for ax, curve in zip(axes[0], curves):
+        for row in curve.rows:
+            for i, (_, steps, values) in enumerate(reference_histories(row, curve.metric)):
+                ax.plot(steps, values, color=colours[row.label], lw=1, alpha=0.8,
+                        label=row.label if i == 0 else None)
+        thresholds = {s["threshold"] for s in curve.criteria("solve").values()}
+        if len(thresholds) == 1:
+            ax.axhline(thresholds.pop(), color="grey", ls="--", lw=1)
+        if not curve.higher:
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel(f"validation {curve.metric}")
+        ax.grid(alpha=0.3)
+        ax.set_title(f"{curve.title} ({curve.track}) at each model's reference point", fontsize=9)
+    _finish(fig, axes, "Learning curves at the reference point, chosen rate, one line per seed (dashed: solve "
+                       "threshold)")
+    return fig
+
+
 def draw_curves(curves: list[Curve], out, save) -> list[str]:
     names = []
     for track in sorted({c.track for c in curves}):
@@ -118,4 +153,7 @@ def draw_curves(curves: list[Curve], out, save) -> list[str]:
         colours = _colours(on_track)
         for kind, draw in (("metric", metric_figure), ("steps", steps_figure), ("sensitivity", sensitivity_figure)):
             names.append(save(draw(on_track, colours), out / f"{track}_curves_{kind}.png"))
+        with_history = [c for c in on_track if any(reference_histories(row, c.metric) for row in c.rows)]
+        if with_history:
+            names.append(save(learning_figure(with_history, colours), out / f"{track}_curves_learning.png"))
     return names

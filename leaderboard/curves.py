@@ -7,20 +7,33 @@ aggregated like a leaderboard row (seeds averaged, the learning rate chosen on v
 The learning rate is chosen per row at the curve's reference point (records at other points
 name it in `lr_reference`) and the same rate is used along the whole curve.
 
-A run *solves* a point when its test metric meets the task's horizon criterion
-(`task.horizon`); a cell is solved by a majority of its seeds (common/rules.py: the same rule
-the sweep climbs by), and a row's horizon is the largest solved axis value.
+A run *solves* a point as common/rules.py says; a rate solves it with a majority of its seeds, a
+cell is solved when some rate of the grid solves it and failed only when every rate failed there
+(common/lr_rules.py: the rules the sweep climbs by, which also choose the reference point), and
+a row's horizon is the largest solved axis value. A cell's *window* is the rates that solve it,
+of those tried there.
 """
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from common.keys import drop_keys
+from common.lr_rules import (
+    SOLVED,
+    Reference,
+    by_rate,
+    choose_reference,
+    grid_of,
+    parse_reference,
+    point_verdict,
+    rate_key,
+)
 from common.record import OUTCOMES
-from common.rules import majority, run_solved
+from common.rules import SEEDS, run_solved
 from common.selection import Row, choose_lr, labels, latest_runs, lr_of, primary_of, setting_key, setting_of
 
 INF = math.inf
@@ -39,6 +52,13 @@ def curve_id(record: dict) -> tuple[str, str, str, str, str]:
 class Cell:
     value: float
     row: Row
+    state: str = "open"                  # solved | failed (every rate) | open (some rate not tried or settled)
+    window: list[float] = field(default_factory=list)  # the rates that solve this point
+    tried: list[float] = field(default_factory=list)   # the rates run here
+
+    def settle(self, chosen: float | None, rates: list[float]) -> None:
+        self.state, self.window, self.tried = point_verdict(by_rate(self.row.records), rate_key(chosen),
+                                                            [rate_key(x) for x in rates], SEEDS)
 
     @property
     def runs(self) -> list[dict]:
@@ -54,7 +74,7 @@ class Cell:
 
     @property
     def solved(self) -> bool:
-        return majority(self.k, self.n)
+        return self.state == SOLVED
 
     @property
     def outcomes(self) -> Counter:
@@ -156,9 +176,9 @@ def reference_value(record: dict) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _reference(row: CurveRow) -> float | None:
-    """Where the rate was chosen: what the runs elsewhere say (`lr_reference`), else the one
-    point that ran several rates."""
+def _named_reference(row: CurveRow) -> float | None:
+    """Where the rate was chosen when the rules cannot tell (a reference grid not finished):
+    what the runs elsewhere say (`lr_reference`), else the one point that ran several rates."""
     named = Counter(v for r in row.records if (v := reference_value(r)) is not None)
     if named:
         return min(named, key=lambda v: (-named[v], v))
@@ -166,9 +186,52 @@ def _reference(row: CurveRow) -> float | None:
     return multi[0] if multi else None
 
 
+def _most_common(values: list) -> object | None:
+    counts = Counter(json.dumps(v, sort_keys=True) for v in values)
+    return json.loads(min(counts, key=lambda k: (-counts[k], k))) if counts else None
+
+
+def _declared(row: CurveRow) -> tuple[object | None, list[float] | None]:
+    """The reference and grid the row's sweeps declared (config `lr_reference`, `lr_grid`); the
+    grid a record names in its `lr_reference` when no config declares one."""
+    spec = _most_common([ref for r in row.records if (ref := (r.get("config") or {}).get("lr_reference"))])
+    grid = _most_common([g for r in row.records if (g := grid_of((r.get("config") or {}).get("lr_grid"), row.model))])
+    if grid is None:
+        grid = _most_common([sorted(g) for r in row.records if (g := (r.get("lr_reference") or {}).get("grid"))])
+    return spec, grid
+
+
+def declared_reference(row: CurveRow) -> Reference | None:
+    try:
+        return parse_reference(_declared(row)[0])
+    except ValueError:
+        return None
+
+
+def _reference(row: CurveRow) -> tuple[float | None, float | None, list[float]]:
+    """(reference point, rate, rates run there) by the sweeps' rule (common/lr_rules.py), or
+    (named point, None, []) when the records do not settle it."""
+    spec, grid = _declared(row)
+    try:
+        ref = parse_reference(spec)
+    except ValueError:
+        ref = None
+    if ref is not None and ref.key is not None:
+        choice = choose_reference({v: c.row.records for v, c in row.cells.items()}, ref,
+                                  [rate_key(x) for x in grid] if grid else None)
+        if not choice.waiting and choice.value in row.cells:
+            return choice.value, choice.rate, choice.rates
+    return _named_reference(row), None, []
+
+
 def _apply_reference(row: CurveRow, curve_name: str, warnings: list[str]) -> None:
-    row.reference = _reference(row)
+    row.reference, rate, rates = _reference(row)
     ref = row.cells.get(row.reference) if row.reference is not None else None
+    if ref is not None and rate is not None:  # the rules' choice (the grid may have extended past the declared core)
+        ref.row.lr = rate
+        ref.row.chosen = sorted((r for r in ref.row.records if rate_key(lr_of(r)) == rate),
+                                key=lambda r: (r["seed"], r["run_id"]))
+        ref.row.lr_grid = sorted(rates)
     if row.reference is not None and ref is None:
         warnings.append(f"{curve_name}: {row.label} has no runs at its reference point "
                         f"{row.reference:g}; each point keeps its own validation choice")
@@ -185,7 +248,7 @@ def _apply_reference(row: CurveRow, curve_name: str, warnings: list[str]) -> Non
     for value, cell in sorted(row.cells.items()):
         if cell is ref or cell.row.lr == row.lr:
             continue
-        at_lr = [r for r in cell.row.records if lr_of(r) == row.lr]
+        at_lr = [r for r in cell.row.records if rate_key(lr_of(r)) == rate_key(row.lr)]
         if at_lr:
             cell.row.lr, cell.row.chosen = row.lr, sorted(at_lr, key=lambda r: (r["seed"], r["run_id"]))
         else:
@@ -224,6 +287,8 @@ def build_curve(key: tuple[str, str, str, str, str], records: list[dict]) -> Cur
     title = f"{task} `{curve_name}`"
     for row in sorted(rows, key=lambda r: r.label):
         _apply_reference(row, title, warnings)
+        for cell in row.cells.values():
+            cell.settle(row.lr if row.lr is not None else cell.row.lr, row.lr_grid)
     per_model = Counter(row.model for row in rows)
     warnings += [f"{title}: {m} has {n} settings on this curve (does something besides {axis_key} vary with the axis?)"
                  for m, n in sorted(per_model.items()) if n > 1]

@@ -7,13 +7,15 @@ from collections import defaultdict
 from datetime import datetime
 
 from common.selection import Row, primary_of
-from leaderboard.curves import Cell, Curve, CurveRow, axis_text, steps_at
+from leaderboard.curves import Cell, Curve, CurveRow, axis_text, declared_reference, steps_at
 from leaderboard.render import TRACKS, budget_text, code, duration, lr_text, md, metric_cell, num
 
 NOT_RUN = "·"
 EDGE = " (grid end)"
 HEADLINE_LEGEND = (
-    "Horizon: the largest axis value a model solves with ≥ 2 of 3 seeds (test criterion of each curve, below); "
+    "State and params: the recurrent state size and the parameter count the records carry (a range where they "
+    "differ between the tasks). Horizon: the largest axis value at which some learning rate of the model's grid "
+    "solves with ≥ 2 of 3 seeds (criterion of each curve, below); "
     "`< x`: not even the curve's first point; `≥ x`: solved at the curve's last point, so the curve has not found "
     "the model's limit; `†`: a run beyond the horizon hit the step cap while still improving, so more steps might "
     "extend it. Steps to solve: median over seeds of the step at which validation first met the criterion, an "
@@ -65,7 +67,36 @@ def metric_text(cell: Cell, curve: Curve) -> str:
 
 
 def point_cell(cell: Cell | None, curve: Curve) -> str:
-    return NOT_RUN if cell is None else f"{metric_text(cell, curve)} ({cell.k}/{cell.n})"
+    """The chosen rate's metric and seeds solved; where several rates ran, how many of them solve the point."""
+    if cell is None:
+        return NOT_RUN
+    window = f" [{len(cell.window)}/{len(cell.tried)} rates]" if len(cell.tried) > 1 else ""
+    return f"{metric_text(cell, curve)} ({cell.k}/{cell.n}){window}"
+
+
+def _span(values) -> str:
+    """One number, or the range of several (a model's size differs between tasks: inputs, outputs)."""
+    vals = sorted({v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    if not vals:
+        return "–"
+    text = [f"{int(v):,}" if float(v).is_integer() else f"{v:g}" for v in (vals[0], vals[-1])]
+    return text[0] if len(vals) == 1 else f"{text[0]}–{text[1]}"
+
+
+SIZE_HEAD = ["state", "params"]
+
+
+def size_cells(records: list[dict]) -> list[str]:
+    """The recurrent state size and the parameter count of these runs' model, beside every row."""
+    return [_span(r["model"].get("state_size") for r in records), _span(r["model"].get("params") for r in records)]
+
+
+def window_text(cell: Cell, row: CurveRow) -> str:
+    """The learning-rate window: rates solving the point (a majority of their seeds) of those tried,
+    which, and how many rates of the grid were not tried (the chosen rate solved it, or not yet)."""
+    text = f"{len(cell.window)}/{len(cell.tried)}" + (f" {_rates(cell.window)}" if cell.window else "")
+    untried = len(set(row.lr_grid) - set(cell.tried))
+    return text + (f" ({untried} not tried)" if untried else "")
 
 
 def _best(curve: Curve, model: str) -> CurveRow | None:
@@ -81,7 +112,7 @@ def headline(curves: list[Curve], tables: dict[tuple[str, str, str], list[Row]],
     if not curves and not cols:
         return ["No records on the cpu track yet."], []
     models = sorted({row.model for c in curves for row in c.rows} | {row.model for key in cols for row in tables[key]})
-    head = ["model"]
+    head = ["model", *SIZE_HEAD]
     for c in curves:
         head += [f"{_title(c)}: horizon {md(c.axis_name)}",
                  f"{md(c.task)}: steps to solve at {_axis(c, c.reference)}" if c.reference is not None
@@ -90,7 +121,9 @@ def headline(curves: list[Curve], tables: dict[tuple[str, str, str], list[Row]],
              for t, task, variant in cols]
     body = []
     for model in models:
-        cells = [md(model)]
+        mine = [r for c in curves for row in c.rows if row.model == model for r in row.records]
+        mine += [r for key in cols for row in tables[key] if row.model == model for r in row.chosen]
+        cells = [md(model), *size_cells(mine)]
         for c in curves:
             row = _best(c, model)
             at = c.reference if c.reference is not None else c.values[0]
@@ -100,7 +133,7 @@ def headline(curves: list[Curve], tables: dict[tuple[str, str, str], list[Row]],
             cells.append(metric_cell(best, primary_of(best.records[0])[0]) if best else "–")
         body.append(cells)
     warnings = [f"headline column '{h}' has the same value for every model ({body[0][i]}): extend or move its axis"
-                for i, h in enumerate(head) if i and len(body) > 1 and len({b[i] for b in body}) == 1]
+                for i, h in enumerate(head) if i > len(SIZE_HEAD) and len(body) > 1 and len({b[i] for b in body}) == 1]
     return [_row(head), _rule(len(head)), *[_row(b) for b in body]], warnings
 
 
@@ -125,8 +158,27 @@ def lr_sentence(curve: Curve) -> str:
         else:
             parts.append(f"chosen on validation at {_axis(curve, ref)} from {_rates(list(grid))}: {chosen}")
     edge = any(_at_grid_end(r.lr, g) for (_, g), rows in groups.items() for r in rows)
-    return "Learning rate " + "; ".join(parts) + "." + (" A rate at a grid end was not bracketed: one beyond it "
-                                                         "was not tried." if edge else "")
+    return (_reference_rule(curve) + "Learning rate " + "; ".join(parts) + "."
+            + (" A rate at a grid end was not bracketed: one beyond it was not tried." if edge else ""))
+
+
+def _reference_rule(curve: Curve) -> str:
+    """The rule that placed each row's reference point (common/lr_rules.py), with the candidates declared."""
+    refs = [ref for row in curve.rows if (ref := declared_reference(row)) is not None and ref.key]
+    if not refs:
+        return ""
+    cands = sorted({v for ref in refs for v in ref.candidates})
+    extend = max(ref.extend for ref in refs)
+    if len(cands) == 1:
+        where = (f"The reference point is {_axis(curve, cands[0])}, declared in advance (the second edition's rule, "
+                 f"whether or not some rate solves there). ")
+    else:
+        where = (f"The reference point is the largest of {md(curve.axis_name)} = {', '.join(f'{v:g}' for v in cands)} at which "
+                 f"some rate of the grid solves (a majority of its seeds), else the smallest; candidates above one where "
+                 f"every rate failed are not run. ")
+    grow = (f"A rate chosen at an end of the rates run there brings in the next declared rate beyond that end "
+            f"({extend} at most at each end). " if extend else "")
+    return where + grow
 
 
 def _criterion(curve: Curve, which: str = "horizon") -> str | None:
@@ -157,24 +209,32 @@ def curve_section(curve: Curve) -> list[str]:
     out = [f"### {_title(curve)} · {md(curve.track)}: horizon over {name} ({code(curve.axis_key)})", "",
            f"Protocol: task {code(curve.task)} with {code(curve.curve)} at each {name}; "
            f"{TRACKS.get(curve.track, md(curve.track))}. "
-           f"A run solves a point when its {_criterion(curve) or 'test criterion (none recorded)'}; a point is "
-           f"solved with ≥ 2 of 3 seeds. {_outcome_text(curve)}"
+           f"A run solves a point when it ends `solved` and meets the same criterion on test; "
+           f"a rate solves a point with ≥ 2 of 3 seeds, and a point is solved when some rate of the grid solves it. "
+           f"{_outcome_text(curve)}"
            f"{budget_text(curve.records())} {lr_sentence(curve)} Cells: test {metric} {arrow} mean ± std over seeds at "
-           f"that rate (seeds solved k/n); `{'≥' if curve.higher else '≤'}` marks a bound (a seed hit the step cap "
+           f"that rate (seeds solved k/n; `[w/t rates]`: where several rates ran, w of the t tried solve the point); "
+           f"`{'≥' if curve.higher else '≤'}` marks a bound (a seed hit the step cap "
            f"while still improving); `{NOT_RUN}` not run (beyond the model's horizon).", ""]
-    head = ["model", f"horizon {name}", *[axis_text(name, v) for v in curve.values]]
+    head = ["model", *SIZE_HEAD, f"horizon {name}", *[axis_text(name, v) for v in curve.values]]
     out += [_row(head), _rule(len(head))]
     for row in curve.rows:
-        out.append(_row([md(row.label), horizon_cell(row, curve), *[point_cell(row.cells.get(v), curve) for v in curve.values]]))
-    head = ["model", name, "lr", f"test {metric}", "solved (test)", "solved / plateaued / budget",
-            "steps to solve", "diverged", "state sens rel (final)", "grad rec/other (final)", "wall time"]
-    out += ["", "Per point: outcomes are each run's verdict (solved on validation, plateaued, or stopped by the step "
-                "cap); steps to solve as in the headline; sensitivity at the end of training, mean over seeds; "
-                "wall time summed over every run of the point (all rates).", "", _row(head), _rule(len(head))]
+        out.append(_row([md(row.label), *size_cells(row.records), horizon_cell(row, curve),
+                         *[point_cell(row.cells.get(v), curve) for v in curve.values]]))
+    head = ["model", *SIZE_HEAD, name, "lr", "rates solving (window)", f"test {metric}", "solved (test)",
+            "solved / plateaued / budget", "steps to solve", "diverged", "state sens rel (final)",
+            "grad rec/other (final)", "wall time"]
+    out += ["", "Per point: `lr` is the rate chosen at the reference point; the window counts the rates that solve "
+                "the point (a majority of their seeds) of those tried there, and names them; a point counts as failed "
+                "only when every rate of the grid failed there. Outcomes are each run's verdict at the chosen rate "
+                "(solved on validation, plateaued, or stopped by the step cap); steps to solve as in the headline; "
+                "sensitivity at the end of training, mean over seeds; wall time summed over every run of the point "
+                "(all rates).", "", _row(head), _rule(len(head))]
     for row in curve.rows:
         for v, cell in sorted(row.cells.items()):
             o = cell.outcomes
-            out.append(_row([md(row.label), f"{v:g}", lr_text(cell.row.lr), metric_text(cell, curve),
+            out.append(_row([md(row.label), *size_cells(cell.row.records), f"{v:g}", lr_text(cell.row.lr),
+                             window_text(cell, row), metric_text(cell, curve),
                              f"{cell.k}/{cell.n}", f"{o['solved']} / {o['plateaued']} / {o['budget']}",
                              steps_cell(cell.steps), f"{cell.row.diverged}/{len(cell.row.records)}",
                              num(cell.final("state_sens_rel_max")), num(cell.final("grad_ratio")),

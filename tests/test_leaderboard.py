@@ -127,5 +127,5 @@ def test_a_task_without_an_axis_shows_verdicts_budget_and_bounds(tmp_path):
     text = (tmp_path / "lb.md").read_text()
     assert "Budget per run: epoch cap 5, batch 32, validation every 94 steps, patience 3 validations." in text
     assert "| lru | 0.800 ± 0 | 3 | 0 / 3 / 0 |" in text and "| gru | ≥ 0.700 ± 0 | 3 | 0 / 2 / 1 |" in text
-    assert "| gru | ≥ 0.700 ± 0 |\n" in text  # the headline marks the bound too
+    assert "| gru | 4 | 10 | ≥ 0.700 ± 0 |\n" in text  # the headline marks the bound too (beside state, params)
     assert text.count("| 3.0 min |") == 2

@@ -50,8 +50,8 @@ def project(tmp_path: Path) -> Path:
     ("config.optimizer", 3, "field config.optimizer should be an object, not 3"),
     ("task.axis", {"name": "T", "key": "task.delay"}, "missing field task.axis.value"),
     ("outcome", "maybe", 'field outcome should be one of solved, plateaued, budget, not "maybe"'),
-    ("schema", 3, "schema 3 is newer than the schemas this builder reads (1, 2)"),
-    ("schema", "1", 'schema "1" is not one of the schemas this builder reads (1, 2)'),
+    ("schema", 4, "schema 4 is newer than the schemas this builder reads (1, 2, 3)"),
+    ("schema", "1", 'schema "1" is not one of the schemas this builder reads (1, 2, 3)'),
 ])
 def test_a_record_of_an_unexpected_shape_is_skipped_with_the_field_named(tmp_path, field, value, reason):
     good = crec("lru", 64, 0, 0.95)
@@ -94,7 +94,7 @@ def test_published_build_refreshes_the_committed_pages(tmp_path):
     root = project(tmp_path)
     proc = cli(root, "--paper", "")
     assert proc.returncode == 0, proc.stderr
-    assert "| lru | 0.800 ± 0 |" in (root / "README.md").read_text()
+    assert "| lru | 4 | 10 | 0.800 ± 0 |" in (root / "README.md").read_text()  # beside state and params
     assert (root / "leaderboard" / "README.md").read_text().startswith("<!-- Generated")
     assert (root / "leaderboard" / "figures").is_dir()
     assert "heavy imports: []" in proc.stderr

@@ -1,0 +1,70 @@
+"""Which protocol the published records were made under. Records older than schema 3 come from
+the second edition of the cpu track (SPEC §6.1); the third (§6.2) replaces it because of defects
+measured on those very records. Until a rerun replaces them, the page and the README headline say
+so, with the numbers counted here from the records, so the warning goes away by itself when the
+last old record does."""
+from __future__ import annotations
+
+from leaderboard.curves import Curve
+from leaderboard.render import md
+
+THIRD_EDITION = 3  # the record schema of the third edition
+
+
+def old(record: dict) -> bool:
+    return (record.get("schema") or 1) < THIRD_EDITION
+
+
+def _at_end(lr, grid) -> bool:
+    return lr is not None and len(grid) > 2 and lr in (min(grid), max(grid))
+
+
+def _state_fold(curves: list[Curve]) -> tuple[float, Curve | None]:
+    best, where = 1.0, None
+    for c in curves:
+        sizes = [s for r in c.records() if old(r) and isinstance(s := r["model"].get("state_size"), (int, float)) and s > 0]
+        if sizes and max(sizes) / min(sizes) > best:
+            best, where = max(sizes) / min(sizes), c
+    return best, where
+
+
+def notice(records: list[dict], curves: list[Curve], tables: dict) -> list[str]:
+    """One paragraph when some records predate the third edition: what the old protocol got wrong,
+    counted on these records. Nothing when every record is of the third edition."""
+    olds = [r for r in records if old(r)]
+    if not olds:
+        return []
+    facts = []
+    plateaued = [r for r in olds if r.get("outcome") == "plateaued" and "left_baseline_at" not in r]
+    if plateaued:
+        facts.append(f"{len(plateaued)} runs ended `plateaued` under a patience counted from the first validation, "
+                     f"so a run could stop inside the initial plateau before its metric left the memoryless baseline")
+    with_ref = [(c, row) for c in curves for row in c.rows
+                if row.reference is not None and row.reference in row.cells and any(old(r) for r in row.records)]
+    unsolved = [(c, row) for c, row in with_ref if not row.cells[row.reference].window]
+    if with_ref:
+        facts.append(f"in {len(unsolved)} of {len(with_ref)} (model, curve) pairs no rate of the grid solves the "
+                     f"reference point where the rate was chosen, so the rate used along the curve is noise")
+    chosen = [(row.lr, row.lr_grid) for c in curves for row in c.rows if row.lr is not None]
+    chosen += [(row.lr, row.lr_grid) for rows in tables.values() for row in rows if row.lr is not None]
+    ends = sum(_at_end(lr, grid) for lr, grid in chosen)
+    if ends:
+        facts.append(f"{ends} of {len(chosen)} chosen rates sit at an end of a three-rate grid that never extended")
+    fold, where = _state_fold(curves)
+    if where is not None and fold >= 2:
+        facts.append(f"models raced with different recurrent states, up to {fold:g}-fold apart ({md(where.task)})")
+    teacher = [c for c in curves if c.task == "teacher"]
+    for c in teacher:
+        none = sorted(row.model for row in c.rows if row.horizon is None)
+        if none:
+            count = {1: "one model", 2: "two models"}.get(len(none), f"{len(none)} models")
+            facts.append(f"a teacher {count} cannot represent: {' and '.join(md(m) for m in none)} solve it at no "
+                         f"{md(c.axis_name)}, not even the easiest")
+    dirty = [r for r in olds if str(r.get("git_commit") or "").endswith("-dirty")]
+    if dirty:
+        facts.append(f"{len(dirty)} records were made from a tree with uncommitted changes (`-dirty`), so no commit "
+                     f"reproduces them")
+    return [f"**Second-edition results.** {len(olds)} of the {len(records)} records below were made under the "
+            f"second-edition protocol (SPEC §6.1, record schema < {THIRD_EDITION}), which the third edition (§6.2, a "
+            f"fair race) replaces; until its rerun replaces them, read these numbers with what that protocol got "
+            f"wrong, counted on these records: " + "; ".join(facts) + ".", ""]

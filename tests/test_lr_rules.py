@@ -1,0 +1,291 @@
+"""The learning-rate rules of the third edition (common/lr_rules.py), from both sides: the sweep
+(whether a declared run is needed: harness/horizon.py, harness/learning_rate.py) and the page
+(reference, window, columns: leaderboard/). Small synthetic records; nothing trains."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from common.lr_rules import (
+    FAILED,
+    OPEN,
+    SOLVED,
+    Reference,
+    by_rate,
+    check_grid,
+    choose_reference,
+    grid_point,
+    parse_reference,
+    point_verdict,
+    run_needed,
+)
+from common.record_io import write_record
+from harness.compose import compose_run
+from harness.horizon import skip_reason
+from harness.learning_rate import lr_from_reference
+from leaderboard.build import build, collect
+from tasks.copy import CopyTask
+
+GRID = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]       # 4 inside, one more at each end
+INNER = GRID[1:-1]
+CRIT = {"metric": "acc", "mode": "max", "threshold": 0.99}
+
+
+def rec(T: int, lr: float, seed: int, solved: bool, val: float | None = None, model: str = "lru",
+        candidates: tuple = (4, 32, 256), schema: int = 3, history: list | None = None, state: int = 64,
+        params: int = 1000) -> dict:
+    acc = 1.0 if solved else 0.2
+    return {
+        "schema": schema, "run_id": f"{model}-{T}-{lr:g}-{seed}", "created": "2026-12-02T00:00:00+00:00",
+        "seed": seed, "status": "ok", "track": "cpu", "published": True,
+        "model": {"name": model, "params": params, "state_size": state},
+        "task": {"name": "copy", "variant": f"T={T},loss=all", "curve": "loss=all", "primary": "acc",
+                 "higher_is_better": True, "axis": {"name": "T", "key": "task.delay", "value": T},
+                 "solve": CRIT, "horizon": CRIT},
+        "config": {"model": {"name": model}, "optimizer": {"lr": lr}, "seed": seed,
+                   "task": {"_target_": "tasks.copy.CopyTask", "delay": T},
+                   "lr_grid": GRID, "lr_reference": {"at": {"task.delay": list(candidates)}, "extend": 1},
+                   "stop": {"climb_failures": 2}},
+        "outcome": "solved" if solved else "plateaued",
+        "solved_at": {"step": 100} if solved else None,
+        "metrics": {"val": {"acc": acc if val is None else val}, "test": {"acc": acc}},
+        "history": history, "cost": {"wall_s": 1.0},
+    }
+
+
+def grid_runs(T: int, rates: list[float], best: float, solving: tuple = (), **kw) -> list[dict]:
+    """Every rate on 3 seeds at T: `best` wins on validation, the rates in `solving` solve."""
+    return [rec(T, lr, s, lr in solving, val=0.9 if lr == best else 0.5 - 0.01 * i, **kw)
+            for i, lr in enumerate(rates) for s in range(3)]
+
+
+REF = Reference(key="task.delay", candidates=(4.0, 32.0, 256.0), extend=1)
+
+
+# -- the grid: at least four log-spaced rates, extended at an end --------------------------------
+
+def test_a_choice_at_an_end_of_the_inner_grid_brings_in_the_next_declared_rate():
+    runs = by_rate(grid_runs(4, INNER, best=1e-2))
+    gp = grid_point(runs, GRID, 1, 3)
+    assert gp.rates == INNER + [3e-2] and gp.missing == [3e-2] and gp.chosen is None
+    # the rate beyond is worse: the choice is bracketed and stays
+    runs = by_rate(grid_runs(4, INNER, best=1e-2) + [rec(4, 3e-2, s, False, val=0.1) for s in range(3)])
+    gp = grid_point(runs, GRID, 1, 3)
+    assert gp.missing == [] and gp.chosen == 1e-2 and gp.rates == INNER + [3e-2]
+    # the rate beyond wins: chosen at the declared end, where the grid stops
+    runs = by_rate(grid_runs(4, INNER, best=1e-2) + [rec(4, 3e-2, s, False, val=0.95) for s in range(3)])
+    assert grid_point(runs, GRID, 1, 3).chosen == 3e-2
+
+
+def test_an_inner_choice_never_extends_the_grid():
+    gp = grid_point(by_rate(grid_runs(4, INNER, best=1e-3)), GRID, 1, 3)
+    assert gp.chosen == 1e-3 and gp.rates == INNER
+
+
+def test_the_run_at_a_grid_end_decides_itself_from_the_records():
+    """The sweep lists every rate; a rate beyond the inner grid waits for the inner rates, then runs
+    only if the choice sits at its end."""
+    config = {"task": {"delay": 4}, "seed": 0}
+    partial = {4.0: grid_runs(4, INNER[:3], best=1e-3)}
+    assert run_needed(config, 3e-2, 0, partial, REF, GRID, choose_reference(partial, REF, GRID))[0] == "waiting"
+    high = {4.0: grid_runs(4, INNER, best=1e-2)}
+    assert run_needed(config, 3e-2, 0, high, REF, GRID, choose_reference(high, REF, GRID)) is None
+    assert run_needed(config, 1e-4, 0, high, REF, GRID, choose_reference(high, REF, GRID))[0] == "waiting"
+    high[4.0] += [rec(4, 3e-2, s, False, val=0.1) for s in range(3)]   # worse: 1e-2 is bracketed
+    assert run_needed(config, 1e-4, 0, high, REF, GRID, choose_reference(high, REF, GRID))[0] == "not_needed"
+
+
+def test_declared_grids_have_four_log_spaced_rates_inside_and_list_every_index():
+    assert check_grid(GRID, 1) is None
+    assert "at least 4" in check_grid([1e-3, 3e-3, 1e-2, 3e-2, 1e-1], 1)
+    assert "log-spaced" in check_grid([1e-4, 2e-4, 1e-3, 3e-3, 1e-2, 3e-2], 1)
+    for sweep in ("copy", "selective_copy", "teacher", "smnist", "sfmnist"):
+        for name in (sweep, f"{sweep}_lr"):
+            cfg, _ = compose_run([f"experiment=leaderboard/{name}", "hydra.sweeper.params=null"])
+            ref = parse_reference(OmegaConf.to_container(cfg.lr_reference))
+            grid = sorted(cfg.lr_grid)
+            assert ref.extend >= 1 and check_grid(grid, ref.extend) is None, name
+
+
+def test_each_sweep_lists_every_rate_of_its_grid():
+    from hydra import compose, initialize_config_dir
+
+    from harness.cli import CONF_DIR
+
+    for name in ("copy", "copy_lr", "selective_copy", "selective_copy_lr", "teacher", "teacher_lr", "smnist_lr",
+                 "sfmnist_lr"):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose("config", overrides=[f"experiment=leaderboard/{name}"], return_hydra_config=True)
+        listed = [int(x) for x in str(cfg.hydra.sweeper.params.lr_index).split(",")]
+        assert listed == list(range(len(cfg.lr_grid))), name
+        ref = parse_reference(OmegaConf.to_container(cfg.lr_reference))
+        if name.endswith("_lr") and ref.key:
+            axis = [float(x) for x in str(cfg.hydra.sweeper.params[f"++{ref.key}"]).split(",")]
+            assert tuple(axis) == ref.candidates, name  # the reference sweep runs exactly the candidates
+
+
+# -- the reference point: one the model can solve ------------------------------------------------
+
+def test_the_reference_is_the_largest_candidate_some_rate_solves():
+    points = {4.0: grid_runs(4, INNER, best=1e-3, solving=tuple(INNER)),
+              32.0: grid_runs(32, INNER, best=3e-4, solving=(3e-3,)),      # one rate solves, not the best on val
+              256.0: grid_runs(256, INNER, best=1e-3)}                   # nothing solves
+    choice = choose_reference(points, REF, GRID)
+    # 3e-4 wins at T = 32 but is an end of the inner grid: undecided until the rate beyond it has run
+    assert choice.value is None and "0.0001 at task.delay = 32" in choice.waiting
+    points[32.0] += [rec(32, 1e-4, s, False, val=0.1) for s in range(3)]
+    choice = choose_reference(points, REF, GRID)
+    assert (choice.value, choice.rate, choice.rates, choice.failed_at) == (32, 3e-4, [1e-4, *INNER], 256)
+
+
+def test_when_no_candidate_is_solved_the_reference_is_the_easiest_point_and_higher_ones_are_not_run():
+    points = {4.0: grid_runs(4, INNER, best=1e-3)}
+    choice = choose_reference(points, REF, GRID)
+    assert (choice.value, choice.rate, choice.failed_at) == (4, 1e-3, 4)
+    skip = run_needed({"task": {"delay": 32}}, 1e-3, 0, points, REF, GRID, choice)
+    assert skip[0] == "beyond_horizon" and "task.delay = 4" in skip[1]
+
+
+def test_second_edition_references_read_as_one_candidate_without_extension():
+    assert parse_reference({"task.delay": 64}) == Reference(key="task.delay", candidates=(64.0,))
+    assert parse_reference({"seed": 0}) == Reference(fixed=(("seed", 0),)) and Reference(fixed=(("seed", 0),)).seeds == 1
+
+
+# -- a point fails only when no rate of the grid solves it ---------------------------------------
+
+def test_a_point_fails_only_after_every_rate_and_a_probe_that_solves_gets_more_seeds():
+    chosen = 1e-3
+    runs = [rec(64, chosen, s, False) for s in range(3)]
+    state, window, tried = point_verdict(by_rate(runs), chosen, INNER)
+    assert state == OPEN and window == [] and tried == [chosen]      # the other rates are not tried yet
+    runs += [rec(64, lr, 0, False) for lr in INNER if lr != chosen]   # one seed each, all fail
+    assert point_verdict(by_rate(runs), chosen, INNER)[0] == FAILED
+    runs = [r for r in runs if r["config"]["optimizer"]["lr"] != 1e-2] + [rec(64, 1e-2, 0, True)]
+    assert point_verdict(by_rate(runs), chosen, INNER)[0] == OPEN    # 1e-2 solved on seed 0: more seeds
+    runs += [rec(64, 1e-2, s, True) for s in (1, 2)]
+    assert point_verdict(by_rate(runs), chosen, INNER) == (SOLVED, [1e-2], INNER)
+
+
+def _cfg(tmp_path: Path, T: int, lr: float, seed: int = 0) -> OmegaConf:
+    return OmegaConf.create({"model": {"name": "lru"}, "task": {"_target_": "tasks.copy.CopyTask", "delay": T},
+                             "optimizer": {"lr": lr}, "seed": seed, "results_dir": str(tmp_path),
+                             "lr_grid": GRID, "lr_index": GRID.index(lr),
+                             "lr_reference": {"at": {"task.delay": [4]}, "extend": 1}, "stop": {"climb_failures": 2}})
+
+
+def test_the_sweep_tries_every_rate_before_a_point_counts_as_failed(tmp_path):
+    """Reference T = 4 chose 1e-3; at T = 8 and 16 that rate fails on every seed. The climb waits
+    while other rates are untried there, probes them on seed 0, and stops only once all failed."""
+    for r in grid_runs(4, INNER, best=1e-3, solving=tuple(INNER), candidates=(4,)):
+        write_record(r, tmp_path)
+    for T in (8, 16):
+        for s in range(3):
+            write_record(rec(T, 1e-3, s, False, candidates=(4,)), tmp_path)
+    task = CopyTask(delay=32)
+    assert skip_reason(_cfg(tmp_path, 32, 1e-3), task)[0] == "waiting"
+    assert skip_reason(_cfg(tmp_path, 16, 3e-3, seed=0), CopyTask(delay=16)) is None       # a probe: seed 0 runs
+    assert skip_reason(_cfg(tmp_path, 16, 3e-3, seed=1), CopyTask(delay=16))[0] == "waiting"
+    assert skip_reason(_cfg(tmp_path, 16, 3e-2, seed=0), CopyTask(delay=16))[0] == "not_needed"  # not run at the reference
+    for T in (8, 16):
+        for lr in (3e-4, 3e-3, 1e-2):
+            write_record(rec(T, lr, 0, False, candidates=(4,)), tmp_path)
+    assert skip_reason(_cfg(tmp_path, 16, 3e-3, seed=1), CopyTask(delay=16))[0] == "not_needed"
+    outcome, why = skip_reason(_cfg(tmp_path, 32, 1e-3), task)
+    assert outcome == "beyond_horizon" and "every rate failed" in why
+    # a probe that solves T = 16 on its three seeds: T = 16 is solved, the climb goes on
+    for s in range(3):
+        write_record(rec(16, 1e-2, s, True, candidates=(4,)), tmp_path)
+    assert skip_reason(_cfg(tmp_path, 32, 1e-3), task) is None
+
+
+def test_a_run_without_lr_index_takes_the_reference_choice(tmp_path):
+    for r in grid_runs(4, INNER, best=3e-3, solving=(3e-3,), candidates=(4,)):
+        write_record(r, tmp_path)
+    cfg = _cfg(tmp_path, 64, 1e-3)
+    cfg.lr_index = None
+    got = lr_from_reference(cfg, CopyTask(delay=64))
+    assert cfg.optimizer.lr == 3e-3 and got == {"at": {"task.delay": 4.0}, "grid": INNER, "seeds": 3}
+
+
+# -- the page: reference, window, state and params, learning curves, protocol ------------------
+
+def page_records() -> list[dict]:
+    history = [{"step": 100 * i, "lr": 1e-3, "acc": 0.1 + 0.2 * i} for i in range(1, 5)]
+    out = grid_runs(4, INNER, best=1e-3, solving=(1e-3, 3e-3), history=history)
+    out += grid_runs(32, INNER, best=1e-3, solving=(1e-3,), history=history)
+    out += grid_runs(256, INNER, best=1e-3)                                    # every rate fails
+    out += [rec(T, 1e-3, s, True) for T in (8, 16) for s in range(3)]
+    out += [rec(64, 1e-3, s, False) for s in range(3)] + [rec(64, 1e-2, s, True) for s in range(3)]
+    out += [rec(T, lr, s, False, model="gru", state=128, params=2000) for T in (4, 32) for lr in INNER for s in range(3)]
+    return out
+
+
+def test_the_page_shows_the_reference_and_the_window_of_each_point(tmp_path):
+    for r in page_records():
+        write_record(r, tmp_path)
+    (curve,) = collect(tmp_path).curves
+    lru = next(row for row in curve.rows if row.model == "lru")
+    assert (lru.reference, lru.lr) == (32, 1e-3)
+    assert lru.cells[4].window == [1e-3, 3e-3] and lru.cells[64].window == [1e-2] and lru.cells[256].state == FAILED
+    assert lru.horizon == 64                              # solved by another rate than the chosen one
+    gru = next(row for row in curve.rows if row.model == "gru")
+    assert gru.reference == 4 and gru.horizon is None     # nothing solves: the easiest candidate
+    build(tmp_path, tmp_path / "lb.md")
+    text = (tmp_path / "lb.md").read_text()
+    assert "| lru | 64 | 1,000 | 4 | 0.001 | 2/4 {0.001, 0.003} |" in text
+    assert "| lru | 64 | 1,000 | 64 | 0.001 | 1/2 {0.01} (2 not tried) |" in text
+    assert "| lru | 64 | 1,000 | 256 | 0.001 | 0/4 |" in text
+    assert "[2/4 rates]" in text and "largest of T = 4, 32, 256 at which some rate of the grid solves" in text
+
+
+def test_every_table_shows_state_and_params_beside_each_row(tmp_path):
+    from tests.test_leaderboard import rec as image_rec
+
+    for r in page_records() + [image_rec("lru", 1e-3, s, 0.9, 0.8) for s in range(3)]:
+        write_record(r, tmp_path)
+    build(tmp_path, tmp_path / "lb.md")
+    lines = (tmp_path / "lb.md").read_text().splitlines()
+    heads = [i for i, line in enumerate(lines) if line.startswith("| model |")]
+    assert len(heads) == 4                                # headline, curve, per point, the task without an axis
+    for i in heads:
+        head = [c.strip() for c in lines[i].strip("|").split("|")]
+        assert "state" in head and "params" in head, lines[i]
+        gru = next((line for line in lines[i + 2:] if line.startswith("| gru |")), None)
+        if gru is not None:
+            row = [c.strip() for c in gru.strip("|").split("|")]
+            assert row[head.index("state")] == "128" and row[head.index("params")] == "2,000"
+
+
+def test_learning_curves_are_drawn_from_the_history_at_the_reference_point(tmp_path):
+    for r in page_records():
+        write_record(r, tmp_path / "r")
+    build(tmp_path / "r", tmp_path / "lb.md", None, tmp_path / "fig")
+    assert (tmp_path / "fig" / "cpu_curves_learning.png").exists()
+    (curve,) = collect(tmp_path / "r").curves
+    from leaderboard.curve_figures import reference_histories
+
+    lru = next(row for row in curve.rows if row.model == "lru")
+    assert [seed for seed, _, _ in reference_histories(lru, "acc")] == [0, 1, 2]
+    assert reference_histories(next(row for row in curve.rows if row.model == "gru"), "acc") == []
+    for r in page_records():
+        r["history"] = None
+        write_record(r, tmp_path / "old")
+    build(tmp_path / "old", tmp_path / "lb2.md", None, tmp_path / "fig2")
+    assert not (tmp_path / "fig2" / "cpu_curves_learning.png").exists()
+
+
+@pytest.mark.parametrize("schema", [2, 3])
+def test_records_of_the_second_edition_are_flagged_on_the_page_until_replaced(tmp_path, schema):
+    for r in page_records():
+        r["schema"] = schema
+        r["git_commit"] = "abc-dirty"
+        write_record(r, tmp_path)
+    build(tmp_path, tmp_path / "lb.md")
+    text = (tmp_path / "lb.md").read_text()
+    flagged = "**Second-edition results.**" in text
+    assert flagged == (schema == 2)
+    if flagged:
+        n = len(page_records())
+        assert f"{n} of the {n} records" in text and f"{n} records were made from a tree with uncommitted" in text
