@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from common.config import ConfigError
 from common.names import check_names
@@ -108,14 +108,13 @@ def available_memory_bytes() -> int | None:
     return None
 
 
-def memory_terms(task, model_cfg: DictConfig) -> dict:
+def memory_terms(task, model_cfg: DictConfig, d_state: int = 0) -> dict:
     """Bytes of the evaluation sets held in memory and of one training step's activations, and
-    the factors of the latter, so the hint can name the term that dominates."""
+    the factors of the latter, so the hint can name the term that dominates. `d_state` is the
+    built layer's (a config may leave it to `model.state` or to the layer's default)."""
     spec = task.spec
     per_pos = 17 if spec.input_kind == "tokens" else 4 * (spec.d_input + spec.d_output) + 1
     n_eval = getattr(task, "n_val", 0) + getattr(task, "n_test", 0)
-    layer = OmegaConf.to_container(model_cfg.layer, resolve=True)
-    d_state = layer.get("d_state") or 0
     width = max(model_cfg.d_model, 2 * d_state)
     depth = 1 if model_cfg.mode == "bare" else model_cfg.n_layers
     step = task.batch_size * spec.seq_len * (width * depth * ACTIVATION_BYTES + 12 * spec.d_output)
@@ -134,11 +133,14 @@ def memory_hint(terms: dict) -> str:
             "dominates)")
 
 
-def check_memory(task, model_cfg: DictConfig) -> None:
+def check_memory(task, model_cfg: DictConfig, model=None) -> None:
     limit = available_memory_bytes()
     if limit is None:
         return
-    terms = memory_terms(task, model_cfg)
+    # the built layer knows its d_state even when the config leaves it to model.state or the default
+    layers = [m for m in (model.modules() if model is not None else []) if hasattr(m, "d_state")]
+    d_state = getattr(layers[0], "d_state", 0) if layers else model_cfg.layer.get("d_state")
+    terms = memory_terms(task, model_cfg, int(d_state or 0))
     total = terms["eval_sets"] + terms["train_step"]
     if total > limit:
         gib = 2**30

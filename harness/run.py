@@ -102,7 +102,7 @@ class Run:
                                      input_kind=spec.input_kind, readout=spec.readout)
         except ValueError as err:
             raise ConfigError(str(err)) from None
-        checks.check_memory(self.task, cfg.model)  # before the evaluation sets are drawn
+        checks.check_memory(self.task, cfg.model, self.model)  # before the evaluation sets are drawn
         self.optimizer = instantiate_checked(cfg.optimizer, "optimizer")
         self.sensitivity = instantiate_checked(cfg.sensitivity, "sensitivity")
         check_node(cfg.trainer, "trainer", [get_class(cfg.trainer._target_)], provided=TRAINER_PROVIDED)
