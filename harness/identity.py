@@ -8,6 +8,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -27,13 +29,33 @@ def run_key(cfg: DictConfig) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
+_READ: dict[str, tuple[tuple[int, int], list[dict]]] = {}
+
+
+def results(results_dir: str) -> list[dict]:
+    """Every readable record in results_dir, read again only when the directory has changed: a
+    sweep job asks several questions of the same records (the reference, the climb, the grid), and
+    a pass of a sweep that lists every rate asks them of thousands of runs that mostly skip.
+    Records are written by renaming into the directory and never edited, so its mtime and its
+    number of entries (for a file system with coarse times) are the key."""
+    path = Path(results_dir)
+    try:  # before reading: a record added meanwhile changes the key again
+        stamp = (path.stat().st_mtime_ns, len(os.listdir(path)))
+    except FileNotFoundError:
+        return []
+    key = str(path.resolve())
+    if key not in _READ or _READ[key][0] != stamp:
+        _READ[key] = (stamp, [rec for rec in read_records(path) if isinstance(rec, dict)])
+    return _READ[key][1]
+
+
 def records_of_setting(cfg: DictConfig, ignore: tuple[str, ...] = ()) -> list[dict]:
     """The records in results_dir of this run's setting (learning rate and seed aside),
     also ignoring the dotted keys in `ignore` (e.g. the memory axis)."""
     keys = ("lr_reference", *SELECTED_OVER, *ignore)
     mine = drop_keys(identity_config(cfg), keys)
-    return [rec for rec in read_records(cfg.results_dir)
-            if isinstance(rec, dict) and isinstance(rec.get("config"), dict) and drop_keys(setting_of(rec), keys) == mine]
+    return [rec for rec in results(cfg.results_dir)
+            if isinstance(rec.get("config"), dict) and drop_keys(setting_of(rec), keys) == mine]
 
 
 def chosen_row(records: list[dict]) -> Row:

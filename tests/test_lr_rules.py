@@ -289,3 +289,25 @@ def test_records_of_the_second_edition_are_flagged_on_the_page_until_replaced(tm
     if flagged:
         n = len(page_records())
         assert f"{n} of the {n} records" in text and f"{n} records were made from a tree with uncommitted" in text
+
+
+def test_a_declared_run_the_rules_do_not_call_for_ends_without_training(tmp_path):
+    """The real entry's path (harness.run.train on the declared sweep's config): the rate beyond
+    the grid's end at a candidate with no inner runs yet waits for a later pass, and leaves no record."""
+    from harness.run import train
+
+    cfg, _ = compose_run(["experiment=leaderboard/copy_lr", "task.delay=4", "lr_index=5", "seed=0",
+                          f"results_dir={tmp_path / 'r'}", f"checkpoint_dir={tmp_path / 'ck'}",
+                          "sensitivity.enabled=false"])
+    record, parts = train(cfg, str(tmp_path / "o"), skip_finished=True, published=False)
+    assert record is None and parts["run"].skipped == "waiting" and cfg.optimizer.lr == GRID[-1]
+    assert not list((tmp_path / "r").glob("*.json"))
+
+
+def test_the_records_a_sweep_job_reads_are_read_again_once_the_directory_changes(tmp_path):
+    from harness.identity import results
+
+    write_record(rec(4, 1e-3, 0, True), tmp_path)
+    assert len(results(str(tmp_path))) == 1 and len(results(str(tmp_path))) == 1
+    write_record(rec(4, 1e-3, 1, True), tmp_path)
+    assert [r["seed"] for r in sorted(results(str(tmp_path)), key=lambda r: r["seed"])] == [0, 1]
