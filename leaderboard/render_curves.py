@@ -99,6 +99,11 @@ def window_text(cell: Cell, row: CurveRow) -> str:
     return text + (f" ({untried} not tried)" if untried else "")
 
 
+def _own_references(curve: Curve) -> bool:
+    """Whether the rows' reference points differ (the third edition chooses one per model)."""
+    return len({row.reference for row in curve.rows}) > 1
+
+
 def _best(curve: Curve, model: str) -> CurveRow | None:
     return next((row for row in curve.rows if row.model == model), None)  # rows are ranked
 
@@ -114,9 +119,13 @@ def headline(curves: list[Curve], tables: dict[tuple[str, str, str], list[Row]],
     models = sorted({row.model for c in curves for row in c.rows} | {row.model for key in cols for row in tables[key]})
     head = ["model", *SIZE_HEAD]
     for c in curves:
-        head += [f"{_title(c)}: horizon {md(c.axis_name)}",
-                 f"{md(c.task)}: steps to solve at {_axis(c, c.reference)}" if c.reference is not None
-                 else f"{md(c.task)}: steps to solve at the first point"]
+        if _own_references(c):
+            steps_head = f"{md(c.task)}: steps to solve at the model's reference point"
+        elif c.reference is not None:
+            steps_head = f"{md(c.task)}: steps to solve at {_axis(c, c.reference)}"
+        else:
+            steps_head = f"{md(c.task)}: steps to solve at the first point"
+        head += [f"{_title(c)}: horizon {md(c.axis_name)}", steps_head]
     head += [f"{md(task)} {code(variant)} ({md(primary_of(tables[(t, task, variant)][0].records[0])[0])})"
              for t, task, variant in cols]
     body = []
@@ -126,8 +135,14 @@ def headline(curves: list[Curve], tables: dict[tuple[str, str, str], list[Row]],
         cells = [md(model), *size_cells(mine)]
         for c in curves:
             row = _best(c, model)
-            at = c.reference if c.reference is not None else c.values[0]
-            cells += [horizon_cell(row, c), steps_cell(steps_at(row, at))] if row else [NOT_RUN, NOT_RUN]
+            if row is None:
+                cells += [NOT_RUN, NOT_RUN]
+            elif _own_references(c):  # each model's rate was chosen where it solves: its steps there, and where
+                at = row.reference if row.reference is not None else c.values[0]
+                cells += [horizon_cell(row, c), f"{steps_cell(steps_at(row, at))} ({_axis(c, at)})"]
+            else:
+                at = c.reference if c.reference is not None else c.values[0]
+                cells += [horizon_cell(row, c), steps_cell(steps_at(row, at))]
         for key in cols:
             best = next((row for row in tables[key] if row.model == model), None)
             cells.append(metric_cell(best, primary_of(best.records[0])[0]) if best else "–")

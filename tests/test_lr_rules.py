@@ -311,3 +311,14 @@ def test_the_records_a_sweep_job_reads_are_read_again_once_the_directory_changes
     assert len(results(str(tmp_path))) == 1 and len(results(str(tmp_path))) == 1
     write_record(rec(4, 1e-3, 1, True), tmp_path)
     assert [r["seed"] for r in sorted(results(str(tmp_path)), key=lambda r: r["seed"])] == [0, 1]
+
+
+def test_the_headline_gives_steps_to_solve_at_each_models_own_reference_point(tmp_path):
+    from leaderboard.render_curves import headline
+
+    for r in page_records():
+        write_record(r, tmp_path)
+    table, _ = headline(collect(tmp_path).curves, {})
+    assert table[0].endswith("| copy: steps to solve at the model's reference point |")
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")] for line in table[2:]}
+    assert rows["lru"][-1] == "100 (T = 32)" and rows["gru"][-1] == "– (T = 4)"
