@@ -35,7 +35,8 @@ def point_states(cfg: DictConfig, task, failures: int) -> dict[float, str]:
     for value, recs in sorted(_below(cfg, task).items()):
         runs = by_rate(recs)
         chosen = choice.rate if choice else best_rate(runs)
-        rates = choice.rates if choice else sorted(runs)
+        # a sweep that does not list lr_index never tries another rate off the reference: its grid there is the one rate
+        rates = choice.rates if choice and cfg.get("lr_index") is not None else [chosen]
         state, _, _ = point_verdict(runs, chosen, rates, SEEDS)
         if state == OPEN and verdict(runs.get(chosen, []), SEEDS) == FAILED:
             state = "pending"

@@ -322,3 +322,17 @@ def test_the_headline_gives_steps_to_solve_at_each_models_own_reference_point(tm
     assert table[0].endswith("| copy: steps to solve at the model's reference point |")
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")] for line in table[2:]}
     assert rows["lru"][-1] == "100 (T = 32)" and rows["gru"][-1] == "– (T = 4)"
+
+
+def test_a_sweep_that_lists_no_rates_climbs_as_before(tmp_path):
+    """A second-edition curve sweep (no lr_index: every point at the reference's rate) cannot try
+    other rates, so two failures of its one rate end the climb instead of waiting for ever."""
+    for r in grid_runs(4, INNER, best=1e-3, solving=tuple(INNER), candidates=(4,)):
+        write_record(r, tmp_path)
+    for T in (8, 16):
+        for s in range(3):
+            write_record(rec(T, 1e-3, s, False, candidates=(4,)), tmp_path)
+    cfg = _cfg(tmp_path, 32, 1e-3)
+    assert skip_reason(cfg, CopyTask(delay=32))[0] == "waiting"
+    cfg.lr_index = None
+    assert skip_reason(cfg, CopyTask(delay=32))[0] == "beyond_horizon"
