@@ -212,8 +212,6 @@ def _criterion(curve: Curve, which: str = "horizon") -> str | None:
 
 def _outcome_text(curve: Curve) -> str:
     solve = _criterion(curve, "solve")
-    if solve and curve.criteria("solve") == curve.criteria("horizon"):
-        solve = "the same criterion holds on validation"
     return (f"A run's outcome is `solved` once {solve} (the step is its steps to solve), `plateaued` when it "
             f"stops improving within the patience, `budget` when the step cap stops it still improving. "
             if solve else "")
