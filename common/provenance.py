@@ -20,6 +20,12 @@ def git_commit() -> str | None:
         return None
 
 
+def writes_published(results_dir: str | Path, root: Path | None = None) -> bool:
+    """Whether records written to `results_dir` land among the published ones (leaderboard/results)."""
+    root = root or ROOT
+    return (root / Path(results_dir)).resolve() == (root / "leaderboard" / "results").resolve()
+
+
 def publishable_commit(root: Path | None = None) -> str:
     """HEAD's sha, when published records may be written from this tree: no tracked file
     differs from HEAD and HEAD is on main, so every published record names code that exists.

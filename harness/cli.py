@@ -277,9 +277,12 @@ def guard_cli(main: Callable[[], None]) -> int:
             return fail(problem)
     try:
         if any(a.lstrip("+").startswith("experiment=leaderboard/") for a in sys.argv[1:]):
-            from common.provenance import publishable_commit
+            from common.provenance import publishable_commit, writes_published
 
-            publishable_commit()  # a declared sweep writes published records: not from uncommitted code
+            target = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.lstrip("+").startswith("results_dir=")),
+                          "leaderboard/results")
+            if writes_published(target):
+                publishable_commit()  # a declared sweep writes published records: not from uncommitted code
         main()
     except UserError as err:
         return fail(str(err))

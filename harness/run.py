@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from common.config import ConfigError, check_node, resolve_target, with_defaults
 from common.errors import RunInterrupted, UserError
-from common.provenance import publishable_commit
+from common.provenance import publishable_commit, writes_published
 from common.record_io import read_records, to_dict
 from harness import checkpointing, checks
 from harness.callbacks import DivergenceGuard, StepProgressBar, Throughput
@@ -81,7 +81,7 @@ class Run:
         self.published = published
         self.skipped = "skipped"  # why execute() returned no record
         self.t_start = time.time()
-        if published:
+        if published and writes_published(cfg.results_dir):
             publishable_commit()  # a published record names a commit that exists, clean
         quiet_libraries()
         checks.check_run_keys(cfg)

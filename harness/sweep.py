@@ -33,4 +33,9 @@ class SweepReport(Callback):
             line += f"; {skipped} skipped: an ok record already exists (force=true to redo)"
         if counts["beyond_horizon"]:
             line += f"; {counts['beyond_horizon']} not run: beyond the model's horizon (two failures below)"
+        if counts["not_needed"]:
+            line += f"; {counts['not_needed']} not run: the learning-rate rules do not call for them"
+        if counts["waiting"]:
+            line += (f"; {counts['waiting']} waiting for other runs of this pass: run the sweep again "
+                     f"(make cpu-track repeats it until a pass adds no record)")
         print(line)

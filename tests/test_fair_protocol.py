@@ -120,10 +120,13 @@ def test_a_published_sweep_refuses_to_start_from_a_dirty_tree(tmp_path, monkeypa
     (tmp_path / "a.py").write_text("x = 2\n")
     monkeypatch.setattr(common.provenance, "ROOT", tmp_path)
     out = cli_here("-m", "experiment=leaderboard/copy_lr", "model=lru", "lr_index=0", "seed=0",
-                   f"results_dir={tmp_path / 'r'}", f"hydra.sweep.dir={tmp_path / 'm'}")
+                   f"hydra.sweep.dir={tmp_path / 'm'}")
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert out.returncode == 2 and len(lines) == 1 and "clean tree" in lines[0], out.stderr
-    assert not (tmp_path / "r").exists()
+    assert not (tmp_path / "leaderboard").exists()
+    # the same sweep into a scratch directory publishes nothing, so it may run from any tree
+    assert not common.provenance.writes_published(tmp_path / "scratch", tmp_path)
+    assert common.provenance.writes_published("leaderboard/results", tmp_path)
 
 
 def test_the_summary_says_when_a_run_never_left_the_baseline(tmp_path):
