@@ -54,6 +54,8 @@ def test_ctrl_c_says_where_the_checkpoint_is_and_exits_130(run_dirs, tmp_path):
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "train.py", "trainer.max_steps=100000", "trainer.val_check_interval=5",
                              "task.delay=20", "task.n_val=32", "task.n_test=32", "sensitivity.enabled=false",
+                             # a run that cannot finish on its own before the signal: it never learns
+                             "optimizer.lr=1e-7", "stop.on_solve=false",
                              "trainer.enable_progress_bar=false", *run_dirs],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
