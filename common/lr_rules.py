@@ -11,6 +11,8 @@ decide nothing about rates themselves.
 - **Reference point.** The largest candidate at which some rate solves (a majority of its seeds);
   when none does, the smallest, the curve's easiest point. A candidate above one where every
   rate failed is not run (`choose_reference`). The rate is the one chosen on validation there.
+  On an axis that gets easier upwards (a state size: `Reference.easier`, common/rules.py) every
+  "largest" here is the hardest, the smallest value, and "above" is below.
 - **A point fails only after every rate.** Off the reference the chosen rate runs on every seed;
   where it fails, every other rate of the grid (as run at the reference) runs once, on seed 0,
   and a rate whose seed 0 solves runs the other seeds too (`run_needed`, `point_verdict`).
@@ -25,7 +27,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from common.rules import SEEDS, majority, run_solved
+from common.rules import SEEDS, easiest_first, harder, hardest, majority, run_solved
 from common.selection import Row, choose_lr, latest_runs, lr_of
 
 SOLVED, FAILED, OPEN = "solved", "failed", "open"
@@ -55,6 +57,7 @@ class Reference:
     key: str | None = None
     candidates: tuple = ()
     extend: int = 0
+    easier: str | None = None   # the axis's direction (common/rules.py): None, a memory axis, harder upwards
 
     @property
     def seeds(self) -> int:
@@ -73,8 +76,9 @@ class Reference:
         return self.matches_fixed(config) and (self.key is None or self.value_of(config) in self.candidates)
 
 
-def parse_reference(spec) -> Reference | None:
-    """`{at: {key: value or [values]}, extend: n}`, or the second edition's `{key: value}`."""
+def parse_reference(spec, easier: str | None = None) -> Reference | None:
+    """`{at: {key: value or [values]}, extend: n}`, or the second edition's `{key: value}`; `easier`
+    is the direction of the curve's axis (the sweep's `curve_axis.easier`, a record's `task.axis.easier`)."""
     if not spec:
         return None
     spec = dict(spec)
@@ -90,7 +94,7 @@ def parse_reference(spec) -> Reference | None:
             key, candidates = k, (float(v),)  # an axis value: the one candidate
         else:
             fixed.append((k, v))
-    return Reference(tuple(fixed), key, candidates, extend)
+    return Reference(tuple(fixed), key, candidates, extend, easier)
 
 
 def grid_of(lr_grid, model: str) -> list[float] | None:
@@ -180,10 +184,10 @@ def _rates(rates) -> str:
 
 def candidates(points: dict[float | None, list[dict]], ref: Reference,
                grid: list[float] | None) -> list[tuple[float | None, GridPoint, dict[float, list[dict]]]]:
-    """Each candidate in increasing order with what its grid needs and its runs by rate, up to
-    and including the first one where every rate failed (the candidates above are not run)."""
+    """Each candidate from the easiest (increasing order on a memory axis) with what its grid needs and
+    its runs by rate, up to and including the first one where every rate failed (the harder ones are not run)."""
     out = []
-    for value in ref.candidates or (None,):
+    for value in easiest_first(ref.candidates, ref.easier) or (None,):
         runs = by_rate([r for r in points.get(value, []) if ref.matches_fixed(r.get("config") or {})])
         gp = grid_point(runs, grid or sorted(runs), ref.extend if grid else 0, ref.seeds)
         out.append((value, gp, runs))
@@ -204,7 +208,7 @@ def choose_reference(points: dict[float | None, list[dict]], ref: Reference, gri
     every_failed = ref.key and all(verdict(last_runs[lr], ref.seeds) == FAILED for lr in last_gp.rates)
     failed_at = last if every_failed else None
     solving = [v for v, gp, runs in settled if any(verdict(runs[lr], ref.seeds) == SOLVED for lr in gp.rates)]
-    at = max(solving) if solving else settled[0][0]
+    at = hardest(solving, ref.easier) if solving else settled[0][0]
     gp = next(gp for v, gp, _ in settled if v == at)
     return Choice(at, gp.chosen, gp.rates, failed_at=failed_at)
 
@@ -234,7 +238,7 @@ def run_needed(config: dict, lr: float, seed: int, points: dict[float | None, li
     value = ref.value_of(config)
     if ref.matches(config):
         below = candidates(points, ref, grid)
-        failed = [v for v, gp, runs in below if v is not None and v < value and not gp.missing
+        failed = [v for v, gp, runs in below if v is not None and harder(value, v, ref.easier) and not gp.missing
                   and all(verdict(runs[r], ref.seeds) == FAILED for r in gp.rates)]
         if failed:
             return "beyond_horizon", f"every rate failed at {ref.key} = {failed[0]:g}"

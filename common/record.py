@@ -44,6 +44,7 @@ class Axis:
     name: str    # shown on the page, e.g. "T"
     key: str     # the config key, e.g. "task.delay"
     value: float
+    easier: str | None = None  # "up": larger values are easier (a state size); None or "down": harder (memory)
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """The rules that decide what counts, in one place: the run side (a sweep deciding whether
-to climb a memory axis) and the page (a curve's horizon) both call these.
+to climb a memory axis) and the page (a curve's horizon) both call these, and both take the
+axis's direction from here (`easier`: a memory axis gets harder upwards, a state axis easier).
 
 - A *criterion* is one metric at or beyond a threshold (`Criterion.met`).
 - A run *solves* a point of a curve when it ended `solved` (its task's solve criterion met on
@@ -15,6 +16,34 @@ from dataclasses import dataclass
 from typing import Literal
 
 SEEDS = 3  # seeds run at every point of a curve
+
+# Which way a curve's axis gets easier. A memory axis (copy's T, MQAR's pairs) gets harder upwards:
+# its result is the largest value solved and a sweep climbs up. A budget axis (the state size S of a
+# state-size curve) gets easier upwards: its result is the smallest value solved and a sweep climbs
+# down. None, as in every record older than this field, means the memory direction.
+UP, DOWN = "up", "down"
+
+
+def easier_up(easier: str | None) -> bool:
+    """Whether larger axis values are easier (`easier: up`); a direction other than up, down or None is an error."""
+    if easier not in (None, UP, DOWN):
+        raise ValueError(f"easier={easier!r}: the direction in which the axis gets easier is up, down or null (down)")
+    return easier == UP
+
+
+def easiest_first(values, easier: str | None = None) -> list:
+    """The axis values from the easiest to the hardest: the order a sweep climbs them in."""
+    return sorted(values, reverse=easier_up(easier))
+
+
+def hardest(values, easier: str | None = None):
+    """The hardest of these axis values (the largest on a memory axis, the smallest S on a state axis)."""
+    return easiest_first(values, easier)[-1]
+
+
+def harder(a: float, b: float, easier: str | None = None) -> bool:
+    """Whether axis value `a` is harder than `b`."""
+    return a < b if easier_up(easier) else a > b
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,18 @@ class StopRule:
 
 
 @dataclass
+class CurveAxis:
+    """A sweep's curve axis taken from the config instead of the task: e.g. {name: S, key:
+    model.layer.state, easier: up} makes the runs points of a state-size curve, the task's own
+    axis value fixed on it. `easier`: the direction in which the axis gets easier (up: larger
+    is easier, as for a state budget; down or null: larger is harder, as for a memory axis)."""
+
+    name: str | None = None   # shown on the page (null: the key)
+    key: str | None = None    # null: no declared axis, the task's own (if any) is the curve's
+    easier: str | None = None
+
+
+@dataclass
 class RunSchema:
     seed: int = 0
     results_dir: str = "results"           # personal runs (git-ignored); declared sweeps write leaderboard/results
@@ -43,6 +55,8 @@ class RunSchema:
     lr_grid: Any = None                     # a sweep's declared learning rates: a list, or {model name: list}
     lr_index: int | None = None             # when set, optimizer.lr = lr_grid[lr_index]
     lr_reference: Any = None                # {key: value}: take optimizer.lr chosen on validation at that point of the curve
+    # key null: the task's own axis (if any) is the curve's; part of the run's identity once set (common/keys.py: UNSET)
+    curve_axis: CurveAxis = field(default_factory=CurveAxis)
     stop: StopRule = field(default_factory=StopRule)
     model: Any = None
     task: Any = None

@@ -18,12 +18,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from common.keys import NOT_IDENTITY, SELECTED_OVER, SUMMARY_KEYS, drop_keys
+from common.keys import NOT_IDENTITY, SELECTED_OVER, SUMMARY_KEYS, drop_keys, drop_unset
 
 
 def setting_of(record: dict) -> dict:
     """The record's config without what does not define a setting (one list: common.keys)."""
-    return drop_keys(copy.deepcopy(record.get("config") or {}), NOT_IDENTITY + SELECTED_OVER)
+    return drop_unset(drop_keys(copy.deepcopy(record.get("config") or {}), NOT_IDENTITY + SELECTED_OVER))
 
 
 def setting_key(record: dict) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from common.keys import NOT_IDENTITY, SELECTED_OVER, drop_keys
+from common.keys import NOT_IDENTITY, SELECTED_OVER, drop_keys, drop_unset
 from common.record_io import read_records
 from common.selection import Row, setting_of, table_rows
 
@@ -21,7 +21,7 @@ from common.selection import Row, setting_of, table_rows
 def identity_config(cfg: DictConfig) -> dict:
     data = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     data.pop("hydra", None)
-    return drop_keys(data, NOT_IDENTITY)
+    return drop_unset(drop_keys(data, NOT_IDENTITY))
 
 
 def run_key(cfg: DictConfig) -> str:

@@ -38,8 +38,9 @@ def apply_lr_grid(cfg: DictConfig) -> None:
 def _reference(cfg: DictConfig) -> tuple[Reference, list[float] | None] | None:
     spec = cfg.get("lr_reference")
     spec = OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else spec
+    axis = cfg.get("curve_axis")  # a declared axis brings its direction: the reference is its hardest solved point
     try:
-        ref = parse_reference(spec)
+        ref = parse_reference(spec, axis.get("easier") if axis is not None and axis.get("key") else None)
     except ValueError as err:
         raise ConfigError(str(err)) from None
     if ref is None:

@@ -8,8 +8,9 @@ import torch
 from omegaconf import OmegaConf
 
 from common.provenance import git_commit
-from common.record import SCHEMA, Axis, Budget, Cost, LrReference, Metrics, ModelInfo, Record, SolvedAt, TaskInfo
+from common.record import SCHEMA, Budget, Cost, LrReference, Metrics, ModelInfo, Record, SolvedAt, TaskInfo
 from common.record_io import new_run_id
+from harness.horizon import run_axis
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -26,12 +27,14 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({n} thread{'s' if n != 1 else ''})"
 
 
-def task_info(task) -> TaskInfo:
+def task_info(task, cfg=None) -> TaskInfo:
+    """The task's part of the record; its curve axis is the sweep's `curve_axis` when the config
+    declares one (harness/horizon.py: `run_axis`), else the task's own."""
+    axis, curve = run_axis(cfg, task)
     return TaskInfo(name=task.name, variant=task.variant, data_source=task.data_source(),
                     baselines=task.baselines(), primary=task.spec.primary,
                     higher_is_better=task.spec.higher_is_better,
-                    axis=Axis(task.axis[0], task.axis[1], task.axis_value()) if task.axis else None,
-                    curve=task.curve(), solve=task.solve_criterion(), horizon=task.horizon_criterion())
+                    axis=axis, curve=curve, solve=task.solve_criterion(), horizon=task.horizon_criterion())
 
 
 def build_record(run, status: str, error: str | None, resume: str | None, wall_s: float) -> Record:
@@ -49,7 +52,7 @@ def build_record(run, status: str, error: str | None, resume: str | None, wall_s
         config=OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
         published=run.published,
         model=ModelInfo(cfg.model.name, cfg.model.layer._target_, run.model.num_params(), run.model.state_size()),
-        task=task_info(run.task),
+        task=task_info(run.task, cfg),
         seed=cfg.seed,
         track=str(cfg.track.value),
         status=status,

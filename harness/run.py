@@ -18,7 +18,7 @@ from common.provenance import publishable_commit, writes_published
 from common.record_io import read_records, to_dict
 from harness import checkpointing, checks
 from harness.callbacks import DivergenceGuard, StepProgressBar, Throughput
-from harness.horizon import skip_reason
+from harness.horizon import run_axis, skip_reason
 from harness.identity import run_key
 from harness.learning_rate import apply_lr_grid, lr_from_reference
 from harness.quiet import quiet_libraries
@@ -94,6 +94,7 @@ class Run:
         self.task = instantiate_checked(cfg.task, "task", {"seed": cfg.seed})
         spec = self.task.spec
         self.task.curve()  # a task whose variant lacks its axis value fails here, not after training
+        run_axis(cfg, self.task)  # so does a declared curve_axis naming no number of the config
         self.lr_reference: dict | None = lr_from_reference(cfg, self.task)
         self.key = run_key(cfg)
         L.seed_everything(cfg.seed, workers=True, verbose=False)

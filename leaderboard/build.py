@@ -14,7 +14,7 @@ from common.selection import Row, table_rows
 from leaderboard.curves import Curve, curves_of
 from leaderboard.protocol import notice
 from leaderboard.render import TRACKS, section
-from leaderboard.render_curves import HEADLINE_LEGEND, cost_section, cost_table, curve_section, headline
+from leaderboard.render_curves import cost_section, cost_table, curve_section, headline, headline_legend
 
 PUBLISHED = "leaderboard/results"
 HEADLINE_START, HEADLINE_END = "<!-- headline:start -->", "<!-- headline:end -->"
@@ -69,7 +69,7 @@ def headline_lines(data: Collected) -> tuple[list[str], list[str]]:
     """The headline table and its legend, after the notice on records of an older protocol."""
     table, warnings = headline(data.curves, data.tables)
     if any(c.track == "cpu" for c in data.curves):
-        table = [*table, "", HEADLINE_LEGEND]
+        table = [*table, "", headline_legend(data.curves)]
     return [*notice(data.records, data.curves, data.tables), *table], warnings
 
 

@@ -10,7 +10,9 @@ name it in `lr_reference`) and the same rate is used along the whole curve.
 A run *solves* a point as common/rules.py says; a rate solves it with a majority of its seeds, a
 cell is solved when some rate of the grid solves it and failed only when every rate failed there
 (common/lr_rules.py: the rules the sweep climbs by, which also choose the reference point), and
-a row's horizon is the largest solved axis value. A cell's *window* is the rates that solve it,
+a row's horizon is the largest solved axis value: the hardest, which on an axis that gets easier
+upwards (a state-size curve, `easier: up` in the records' task.axis) is the smallest solved value,
+the model's smallest S (common/rules.py says which way is harder). A cell's *window* is the rates that solve it,
 of those tried there.
 """
 from __future__ import annotations
@@ -33,7 +35,7 @@ from common.lr_rules import (
     rate_key,
 )
 from common.record import OUTCOMES
-from common.rules import SEEDS, run_solved
+from common.rules import SEEDS, easier_up, harder, hardest, run_solved
 from common.selection import Row, choose_lr, labels, latest_runs, lr_of, primary_of, setting_key, setting_of
 
 INF = math.inf
@@ -114,17 +116,19 @@ class CurveRow:
     reference: float | None = None      # axis value where the learning rate was chosen
     lr: float | None = None
     lr_grid: list[float] = field(default_factory=list)
+    easier: str | None = None           # the axis's direction (common/rules.py); None: harder upwards
 
     @property
     def horizon(self) -> float | None:
-        """The largest axis value this row solves; None when it solves none (below the first point)."""
+        """The hardest axis value this row solves (the largest on a memory axis, the smallest on an axis
+        that gets easier upwards); None when it solves none (not even the easiest point)."""
         solved = [v for v, c in self.cells.items() if c.solved]
-        return max(solved) if solved else None
+        return hardest(solved, self.easier) if solved else None
 
     def budget_beyond(self) -> bool:
         """Some run past the horizon hit the step cap while still improving: more steps might move it."""
         h = self.horizon
-        return any(c.bound for v, c in self.cells.items() if h is None or v > h)
+        return any(c.bound for v, c in self.cells.items() if h is None or harder(v, h, self.easier))
 
 
 @dataclass
@@ -140,6 +144,12 @@ class Curve:
     metric: str
     higher: bool
     warnings: list[str] = field(default_factory=list)
+    easier: str | None = None    # the axis's direction (common/rules.py); None: harder upwards (memory)
+
+    @property
+    def easier_up(self) -> bool:
+        """Larger axis values are easier (a state-size curve): its result is the smallest value solved."""
+        return easier_up(self.easier)
 
     @property
     def title(self) -> str:
@@ -203,7 +213,7 @@ def _declared(row: CurveRow) -> tuple[object | None, list[float] | None]:
 
 def declared_reference(row: CurveRow) -> Reference | None:
     try:
-        return parse_reference(_declared(row)[0])
+        return parse_reference(_declared(row)[0], row.easier)
     except ValueError:
         return None
 
@@ -213,7 +223,7 @@ def _reference(row: CurveRow) -> tuple[float | None, float | None, list[float]]:
     (named point, None, []) when the records do not settle it."""
     spec, grid = _declared(row)
     try:
-        ref = parse_reference(spec)
+        ref = parse_reference(spec, row.easier)
     except ValueError:
         ref = None
     if ref is not None and ref.key is not None:
@@ -264,6 +274,8 @@ def _rates(rates: list[float | None]) -> str:
 def build_curve(key: tuple[str, str, str, str, str], records: list[dict]) -> Curve:
     track, task, curve_name, axis_name, axis_key = key
     setting = _row_setting(axis_key)
+    directions = Counter(axis_of(r).get("easier") for r in records)
+    easier = min(directions, key=lambda d: (-directions[d], str(d)))  # one per curve: its records agree
     by_row: dict[str, list[dict]] = defaultdict(list)
     at_value: dict[float, list[dict]] = defaultdict(list)
     for r in records:
@@ -274,7 +286,7 @@ def build_curve(key: tuple[str, str, str, str, str], records: list[dict]) -> Cur
         by_row[setting_key({"config": setting(r)})].append(r)
     rows, warnings = [], []
     for recs in by_row.values():
-        row = CurveRow(model=recs[0]["model"]["name"], label="", records=recs)
+        row = CurveRow(model=recs[0]["model"]["name"], label="", records=recs, easier=easier)
         by_value: dict[float, list[dict]] = defaultdict(list)
         for r in recs:
             by_value[float(axis_of(r)["value"])].append(r)
@@ -297,7 +309,7 @@ def build_curve(key: tuple[str, str, str, str, str], records: list[dict]) -> Cur
     refs = Counter(row.reference for row in rows if row.reference is not None)
     values = sorted({v for row in rows for v in row.cells})
     out = Curve(track, task, curve_name, axis_name, axis_key, rows, values,
-                min(refs, key=lambda v: (-refs[v], v)) if refs else None, metric, higher, warnings)
+                min(refs, key=lambda v: (-refs[v], v)) if refs else None, metric, higher, warnings, easier)
     out.rows.sort(key=lambda row: _rank(row, out))
     return out
 
@@ -310,6 +322,8 @@ def steps_at(row: CurveRow, value: float | None) -> float | None:
 def _rank(row: CurveRow, curve: Curve) -> tuple:
     h = row.horizon
     steps = steps_at(row, curve.reference)
+    if curve.easier_up:  # the smaller the value a model solves, the better
+        return (h if h is not None else INF, steps if steps is not None else INF, row.label)
     return (-(h if h is not None else -INF), steps if steps is not None else INF, row.label)
 
 

@@ -20,6 +20,17 @@ HEADLINE_LEGEND = (
     "the model's limit; `†`: a run beyond the horizon hit the step cap while still improving, so more steps might "
     "extend it. Steps to solve: median over seeds of the step at which validation first met the criterion, an "
     "unsolved seed counting as never (`–`: fewer than half the seeds solved; `·`: not run there).")
+# Added to the legend only where a curve's axis gets easier upwards (a state-size curve), so a page
+# without one reads as before.
+SMALLEST_LEGEND = (
+    " Smallest S (a state-size curve, where a larger value is easier): the smallest state at which some "
+    "learning rate solves with ≥ 2 of 3 seeds; `> x`: not even the curve's largest point; `≤ x`: solved at its "
+    "smallest point, so the curve has not found the model's limit; `†`: a run below it hit the step cap while "
+    "still improving.")
+
+
+def headline_legend(curves: list[Curve]) -> str:
+    return HEADLINE_LEGEND + (SMALLEST_LEGEND if any(c.easier_up for c in curves) else "")
 
 
 def _row(cells: list[str]) -> str:
@@ -40,14 +51,23 @@ def _rule(n: int) -> str:
 
 
 def horizon_cell(row: CurveRow, curve: Curve) -> str:
+    """The row's result on the curve: its horizon, or on an axis that gets easier upwards its smallest
+    solved value; marked where it is only a bound (nothing solved, or solved at the hardest point)."""
     h = row.horizon
+    easiest, hardest = (curve.values[-1], curve.values[0]) if curve.easier_up else (curve.values[0], curve.values[-1])
+    beyond, at_end = ("> ", "≤ ") if curve.easier_up else ("< ", "≥ ")
     if h is None:
-        text = f"< {curve.values[0]:g}"
-    elif h == curve.values[-1]:
-        text = f"≥ {h:g}"
+        text = f"{beyond}{easiest:g}"
+    elif h == hardest:
+        text = f"{at_end}{h:g}"
     else:
         text = f"{h:g}"
     return text + ("†" if row.budget_beyond() else "")
+
+
+def result_head(curve: Curve) -> str:
+    """What a row's result on the curve is called: its horizon, or its smallest S on an axis that gets easier upwards."""
+    return f"{'smallest' if curve.easier_up else 'horizon'} {md(curve.axis_name)}"
 
 
 def steps_cell(steps: float | None) -> str:
@@ -125,7 +145,7 @@ def headline(curves: list[Curve], tables: dict[tuple[str, str, str], list[Row]],
             steps_head = f"{md(c.task)}: steps to solve at {_axis(c, c.reference)}"
         else:
             steps_head = f"{md(c.task)}: steps to solve at the first point"
-        head += [f"{_title(c)}: horizon {md(c.axis_name)}", steps_head]
+        head += [f"{_title(c)}: {result_head(c)}", steps_head]
     head += [f"{md(task)} {code(variant)} ({md(primary_of(tables[(t, task, variant)][0].records[0])[0])})"
              for t, task, variant in cols]
     body = []
@@ -184,7 +204,11 @@ def _reference_rule(curve: Curve) -> str:
         return ""
     cands = sorted({v for ref in refs for v in ref.candidates})
     extend = max(ref.extend for ref in refs)
-    if len(cands) == 1:
+    if curve.easier_up:  # the hardest point is the smallest
+        where = (f"The reference point is the smallest of {md(curve.axis_name)} = "
+                 f"{', '.join(f'{v:g}' for v in cands)} at which some rate of the grid solves (a majority of its "
+                 f"seeds), else the largest; candidates below one where every rate failed are not run. ")
+    elif len(cands) == 1:
         where = (f"The reference point is {_axis(curve, cands[0])}, declared in advance (the second edition's rule, "
                  f"whether or not some rate solves there). ")
     else:
@@ -219,7 +243,8 @@ def _outcome_text(curve: Curve) -> str:
 
 def curve_section(curve: Curve) -> list[str]:
     name, arrow, metric = md(curve.axis_name), "↑" if curve.higher else "↓", md(curve.metric)
-    out = [f"### {_title(curve)} · {md(curve.track)}: horizon over {name} ({code(curve.axis_key)})", "",
+    over = f"smallest {name} solved" if curve.easier_up else "horizon"
+    out = [f"### {_title(curve)} · {md(curve.track)}: {over} over {name} ({code(curve.axis_key)})", "",
            f"Protocol: task {code(curve.task)} with {code(curve.curve)} at each {name}; "
            f"{TRACKS.get(curve.track, md(curve.track))}. "
            f"A run solves a point when it ends `solved` and meets the same criterion on test; "
@@ -229,7 +254,7 @@ def curve_section(curve: Curve) -> list[str]:
            f"that rate (seeds solved k/n; `[w/t rates]`: where several rates ran, w of the t tried solve the point); "
            f"`{'≥' if curve.higher else '≤'}` marks a bound (a seed hit the step cap "
            f"while still improving); `{NOT_RUN}` not run (beyond the model's horizon).", ""]
-    head = ["model", *SIZE_HEAD, f"horizon {name}", *[axis_text(name, v) for v in curve.values]]
+    head = ["model", *SIZE_HEAD, result_head(curve), *[axis_text(name, v) for v in curve.values]]
     out += [_row(head), _rule(len(head))]
     for row in curve.rows:
         out.append(_row([md(row.label), *size_cells(row.records), horizon_cell(row, curve),
