@@ -1,6 +1,6 @@
 """Adding a model is one .py file plus one YAML, and nothing else: a toy diagonal layer
 written to a temporary folder (with its YAML in a config folder given as --config-dir)
-passes the every-config check on every task, trains for 5 steps through train.py, and
+passes the every-config check on every task, trains for 5 steps (in-process, as train.py runs it), and
 gets a benchmark row."""
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from hydra.core.global_hydra import GlobalHydra
 from common.config import ConfigError
 from common.registry import CONF_DIR, model_names, task_names
 from harness.cli import normalise_overrides
-from harness.run import Run
-from tests.helpers import ROOT, records
+from harness.compose import compose_run
+from harness.run import Run, train
+from tests.helpers import ROOT
 
 LAYER = '''
 """A toy real diagonal recurrence h_t = a * h_{t-1} + B x_t, y_t = C h_t + x_t."""
@@ -90,14 +91,14 @@ def test_the_toy_model_is_discovered_and_builds_on_every_task(toy, monkeypatch):
     GlobalHydra.instance().clear()
 
 
-def test_the_toy_model_trains_and_gets_a_benchmark_row(toy, tmp_path):
+def test_the_toy_model_trains_and_gets_a_benchmark_row(toy, tmp_path, monkeypatch):
     env = env_with(toy)
-    out = subprocess.run([sys.executable, "train.py", "--config-dir", str(toy / "conf"), "model=toy", "debug=fast",
-                          "trainer.max_steps=5", "trainer.val_check_interval=5", "task.delay=6", f"results_dir={tmp_path / 'r'}",
-                          f"checkpoint_dir={tmp_path / 'ck'}", f"hydra.run.dir={tmp_path / 'o'}"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    rec = records(tmp_path / "r")[0]
+    # the run trains in this process, through the same harness.run.train as train.py's --config-dir
+    monkeypatch.syspath_prepend(str(toy))
+    cfg, _ = compose_run(["model=toy", "debug=fast", "trainer.max_steps=5", "trainer.val_check_interval=5",
+                          "task.delay=6", f"results_dir={tmp_path / 'r'}", f"checkpoint_dir={tmp_path / 'ck'}"],
+                         config_dirs=[toy / "conf"])
+    rec, _ = train(cfg, output_dir=str(tmp_path / "o"))
     assert rec["model"]["name"] == "toy" and rec["status"] == "ok" and rec["steps"] == 5
     assert rec["sensitivity"]["final"]["tau_max_over_T"] is not None  # eigenvalues reached the suite
     assert 0 < rec["cost"]["sensitivity_s"] and 0 < rec["cost"]["sensitivity_share"] < 1

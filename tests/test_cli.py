@@ -50,6 +50,12 @@ def test_unwritable_or_empty_results_dir_fails_before_training(where, tmp_path):
     assert not (tmp_path / "ck").exists() or not any((tmp_path / "ck").iterdir())
 
 
+def _default_sigint() -> None:
+    # pytest-xdist workers ignore SIGINT, and an ignored signal stays ignored across exec: Python
+    # would then never raise KeyboardInterrupt. A user's shell starts train.py with the default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_says_where_the_checkpoint_is_and_exits_130(run_dirs, tmp_path):
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "train.py", "trainer.max_steps=100000", "trainer.val_check_interval=5",
@@ -58,7 +64,7 @@ def test_ctrl_c_says_where_the_checkpoint_is_and_exits_130(run_dirs, tmp_path):
                              "optimizer.lr=1e-7", "stop.on_solve=false",
                              "trainer.enable_progress_bar=false", *run_dirs],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+                            text=True, env=env, preexec_fn=_default_sigint)
     ck = tmp_path / "ck"
     deadline = time.time() + 120
     while time.time() < deadline and not list(ck.rglob("last.ckpt")):
