@@ -42,7 +42,8 @@ leaderboard: $(STAMP)
 # whether it is needed (common/lr_rules.py); some wait on runs of the same pass (a rate beyond an
 # end of the grid, the other rates where the chosen one failed), so each sweep runs in passes
 # until a pass adds no record (at most SWEEP_PASSES).
-CPU_TRACK := copy_lr copy teacher_lr teacher selective_copy_lr selective_copy smnist_lr smnist sfmnist_lr sfmnist
+CPU_TRACK := copy_lr copy teacher_lr teacher selective_copy_lr selective_copy mqar_lr mqar mqar_state_lr mqar_state \
+             word_problem_lr word_problem word_problem_neg_lr word_problem_neg smnist_lr smnist sfmnist_lr sfmnist
 SWEEP_PASSES ?= 6
 RESULTS := leaderboard/results
 cpu-track: $(STAMP)
