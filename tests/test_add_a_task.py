@@ -79,7 +79,7 @@ def test_the_toy_task_is_discovered_trained_and_drawn_as_a_curve(toy, tmp_path, 
         for seed in (0, 1):
             rec = run_echo(toy, tmp_path, f"task.lag={lag}", f"seed={seed}")
             assert rec["status"] == "ok" and rec["steps"] == 4
-            assert rec["task"]["axis"] == {"name": "lag", "key": "task.lag", "value": lag}
+            assert rec["task"]["axis"] == {"name": "lag", "key": "task.lag", "value": lag, "easier": None}
             assert rec["task"]["curve"] == "V=4" and rec["config"]["task"]["batch_size"] == 64  # base default written in
     (curve,) = collect(tmp_path / "r").curves
     assert curve.values == [1, 2] and [row.model for row in curve.rows] == ["lru"]

@@ -137,4 +137,4 @@ def test_students_train_through_the_harness(tmp_path, mode):
     assert math.isfinite(rec["metrics"]["test"]["loss"])
     assert rec["task"]["variant"] == "nu0=0.99,max_phase=3.1416,T=40,teacher_seed=0"
     assert set(rec["task"]["baselines"]) == {"zero_loss", "memoryless_loss"}
-    assert rec["task"]["axis"] == {"name": "nu0", "key": "task.nu0", "value": 0.99}
+    assert rec["task"]["axis"] == {"name": "nu0", "key": "task.nu0", "value": 0.99, "easier": None}
