@@ -170,11 +170,12 @@ def test_shape_errors_and_dispatch(monkeypatch):
 
 
 # -- the Mamba layer -------------------------------------------------------------------------------
-def test_mamba_fused_path_equals_the_scan_path():
+@pytest.mark.parametrize("neg_eigen", [False, True])
+def test_mamba_fused_path_equals_the_scan_path(neg_eigen):
     """Same weights, same input: output and every gradient (parameters and input) agree."""
     torch.manual_seed(8)
-    fused = Mamba(d_model=6, d_state=4, scan_impl="fused")
-    old = Mamba(d_model=6, d_state=4, scan_impl="scan")
+    fused = Mamba(d_model=6, d_state=4, scan_impl="fused", neg_eigen=neg_eigen)
+    old = Mamba(d_model=6, d_state=4, scan_impl="scan", neg_eigen=neg_eigen)
     old.load_state_dict(fused.state_dict())
     x = torch.randn(3, 41, 6)
     g = torch.randn(3, 41, 6)
@@ -283,22 +284,10 @@ def test_a_transition_of_minus_one_tracks_parity(impl):
     assert (y_pos >= 0).all()  # without the switch the state never changes sign
 
 
-def test_mamba_with_negative_eigenvalues_fused_equals_scan():
+def test_mamba_eigenvalues_with_negative_eigenvalues_are_the_shifted_transitions():
     torch.manual_seed(15)
     fused = Mamba(d_model=6, d_state=4, scan_impl="fused", neg_eigen=True)
-    old = Mamba(d_model=6, d_state=4, scan_impl="scan", neg_eigen=True)
-    old.load_state_dict(fused.state_dict())
     x = torch.randn(3, 41, 6)
-    g = torch.randn(3, 41, 6)
-    results = []
-    for layer in (fused, old):
-        xi = x.clone().requires_grad_()
-        y = layer(xi)
-        results.append((y, torch.autograd.grad(y, [xi, *layer.parameters()], g)))
-    (y1, g1), (y2, g2) = results
-    assert rel(y1, y2) < 1e-6
-    for a, b in zip(g1, g2):
-        assert rel(a, b) < 1e-5
     # the layer's eigenvalues are its transitions: in (-1, 1], and at this init mostly near 1
     lam = fused.eigenvalues(x)
     assert lam.min() > -1 and lam.max() <= 1
