@@ -7,8 +7,7 @@ axis's direction from here (`easier`: a memory axis gets harder upwards, a state
   validation) and its test metrics meet that same criterion: one meaning of solved, from the
   run's verdict to the page.
 - A point is solved by a *majority of seeds*: at least two seeds, and two thirds of them
-  (2 of 3 on the cpu track). A point is *decided* once every seed has run, or once enough
-  have solved that later seeds cannot overturn it.
+  (2 of 3 on the cpu track); which rates a point needs before it fails: common/lr_rules.py.
 """
 from __future__ import annotations
 
@@ -81,8 +80,3 @@ def majority(k: int, n: int) -> bool:
     """k of n seeds solved a point: at least two seeds and two thirds of them."""
     return k >= 2 and 3 * k >= 2 * n
 
-
-def point_decided(k: int, n: int, seeds: int = SEEDS) -> bool:
-    """Whether k solved of n finished seeds settles the point: all seeds ran, or enough
-    solved that the remaining ones cannot undo the majority."""
-    return n >= seeds or majority(k, max(n, seeds))

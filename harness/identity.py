@@ -5,7 +5,6 @@ that already have an `ok` record, and `resume=auto` finds the checkpoint by it.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -15,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from common.keys import NOT_IDENTITY, SELECTED_OVER, drop_keys, drop_unset
 from common.record_io import read_records
-from common.selection import Row, setting_of, table_rows
+from common.selection import setting_of
 
 
 def identity_config(cfg: DictConfig) -> dict:
@@ -57,7 +56,3 @@ def records_of_setting(cfg: DictConfig, ignore: tuple[str, ...] = ()) -> list[di
     return [rec for rec in results(cfg.results_dir)
             if isinstance(rec.get("config"), dict) and drop_keys(setting_of(rec), keys) == mine]
 
-
-def chosen_row(records: list[dict]) -> Row:
-    """The leaderboard's choice among these records: learning rate on validation, its runs."""
-    return table_rows(copy.deepcopy(records))[0]
