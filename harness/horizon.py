@@ -78,13 +78,18 @@ def point_states(cfg: DictConfig, task, failures: int) -> dict[float, str]:
     return states
 
 
+def _nearest_below(cfg: DictConfig, task, failures: int) -> tuple[dict, list[float]]:
+    """The states of the settled axis values, and the `failures` easier ones nearest this run's."""
+    states = point_states(cfg, task, failures)
+    return states, list(states)[::-1][:failures]
+
+
 def failed_below(cfg: DictConfig, task, failures: int) -> list[float] | None:
     """The `failures` axis values just below this run's at which the model failed (no rate of its
     grid solved them), or None when it did not fail at all of them (or they are not all settled)."""
     if run_axis(cfg, task)[0] is None or task.horizon_criterion() is None:
         return None
-    states = point_states(cfg, task, failures)
-    below = list(states)[::-1][:failures]  # the nearest first
+    states, below = _nearest_below(cfg, task, failures)
     if len(below) < failures or not all(states[v] == FAILED for v in below):
         return None
     return below
@@ -95,12 +100,13 @@ def skip_reason(cfg: DictConfig, task) -> tuple[str, str] | None:
     failures = cfg.stop.climb_failures
     axis = run_axis(cfg, task)[0]
     if failures and axis is not None and task.horizon_criterion() is not None:
-        states = point_states(cfg, task, failures)
-        below = list(states)[::-1][:failures]  # the nearest easier values first
-        values = ", ".join(f"{v:g}" for v in below)
-        if len(below) == failures and all(states[v] == FAILED for v in below):
+        failed = failed_below(cfg, task, failures)
+        if failed is not None:
+            values = ", ".join(f"{v:g}" for v in failed)
             return "beyond_horizon", f"beyond the horizon (every rate failed at {axis.name} = {values})"
+        states, below = _nearest_below(cfg, task, failures)
         if len(below) == failures and all(states[v] in (FAILED, "pending") for v in below):
+            values = ", ".join(f"{v:g}" for v in below)
             return "waiting", (f"the chosen rate failed at {axis.name} = {values} and other rates are still to "
                                f"be tried there; a later pass of the sweep decides")
     return lr_skip(cfg)
