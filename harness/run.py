@@ -15,11 +15,11 @@ from omegaconf import DictConfig
 from common.config import ConfigError, check_node, resolve_target, with_defaults
 from common.errors import RunInterrupted, UserError
 from common.provenance import publishable_commit, writes_published
-from common.record_io import read_records, to_dict
+from common.record_io import to_dict
 from harness import checkpointing, checks
 from harness.callbacks import DivergenceGuard, StepProgressBar, Throughput
 from harness.horizon import run_axis, skip_reason
-from harness.identity import run_key
+from harness.identity import results, run_key
 from harness.learning_rate import apply_lr_grid, lr_from_reference
 from harness.quiet import quiet_libraries
 from harness.record import build_record, device_name
@@ -62,8 +62,8 @@ def complete_defaults(cfg: DictConfig) -> None:
 
 
 def finished_record(results_dir: str, key: str, seed: int) -> dict | None:
-    for rec in read_records(results_dir):
-        if isinstance(rec, dict) and rec.get("run_key") == key and rec.get("seed") == seed and rec.get("status") == "ok":
+    for rec in results(results_dir):  # the sweep's cached read of results_dir
+        if rec.get("run_key") == key and rec.get("seed") == seed and rec.get("status") == "ok":
             return rec
     return None
 
