@@ -1,0 +1,76 @@
+"""One training step of each model as a leaderboard sweep configures it (issue: cpu track, speed
+first): the sweep's own config (equal state, width, layers, batch), one point of its axis, one
+thread, forward + loss + backward + AdamW step on fresh training batches, as Lightning runs it
+minus Lightning. Prints steps/s, tokens/s and the ratio to the LSTM at the same state.
+
+    python -m benchmarks.track_step                       # copy at T = 64
+    python -m benchmarks.track_step --sweep mqar ++task.n_pairs=8
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from harness.compose import compose_run
+from harness.run import complete_defaults, instantiate_checked
+from models.build import build_model
+from tasks.metrics import loss_fn
+
+MODELS = ("rnn", "lstm", "gru", "linear_rnn", "lru", "s4d", "mamba")
+
+
+def step_times(sweep: str, model: str, point: list[str], steps: int, warmup: int) -> dict:
+    cfg, _ = compose_run([f"experiment=leaderboard/{sweep}", f"model={model}", "results_dir=/tmp/track_step",
+                          *point])
+    complete_defaults(cfg)
+    task = instantiate_checked(cfg.task, "task", {"seed": 0})
+    spec = task.spec
+    torch.manual_seed(0)
+    net = build_model(cfg.model, d_input=spec.d_input, d_output=spec.d_output,
+                      input_kind=spec.input_kind, readout=spec.readout)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    times = []
+    for i in range(warmup + steps):
+        batch = task.batch(rng, task.batch_size, "train")
+        t0 = time.perf_counter()
+        loss, _ = loss_fn(spec, net(batch["x"]), batch["y"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    per_step = statistics.median(times)
+    tokens = task.batch_size * spec.seq_len
+    layer_states = [layer.state_size() for layer in net.recurrent_layers()]
+    return {"model": model, "ms": 1e3 * per_step, "steps_s": 1 / per_step, "tokens_s": tokens / per_step,
+            "state": layer_states, "params": sum(p.numel() for p in net.parameters())}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sweep", default="copy", help="a sweep under conf/experiment/leaderboard/")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("point", nargs="*", default=None, help="overrides naming the point (default ++task.delay=64)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    point = args.point or (["++task.delay=64"] if args.sweep == "copy" else [])
+    rows = [step_times(args.sweep, m, point, args.steps, args.warmup) for m in args.models.split(",")]
+    lstm = next((r for r in rows if r["model"] == "lstm"), None)
+    print(f"sweep {args.sweep} {' '.join(point)}, 1 thread, median of {args.steps} steps after {args.warmup}")
+    print("| model | state per layer | params | ms/step | steps/s | tokens/s | time vs lstm |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        ratio = f"{r['ms'] / lstm['ms']:.2f}x" if lstm else ""
+        print(f"| {r['model']} | {','.join(map(str, r['state']))} | {r['params']} | {r['ms']:.1f} | "
+              f"{r['steps_s']:.1f} | {r['tokens_s']:.3g} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
