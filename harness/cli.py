@@ -126,6 +126,11 @@ def _explain(err: Exception, overrides: list[str]) -> str:
                     + f"; available: {', '.join(options)}")
     if "Could not override '" in text:
         key = text.split("Could not override '", 1)[1].split("'", 1)[0]
+        inner = str(getattr(err.__cause__, "full_key", "") or "")
+        if inner.startswith(key + "."):
+            # the override's key exists; a key inside its (dict) value does not
+            return (f"unknown key {inner} in the value of {key}: the declared {key} has no such key; "
+                    f"to add it, write ++{key}=... (the value merges into the declared one)")
         parent, _, leaf = key.rpartition(".")
         known = _known_keys(parent, [o for o in overrides if not o.lstrip("+~").startswith(key + "=")])
         hint = difflib.get_close_matches(leaf, known, n=1)
