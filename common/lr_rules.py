@@ -8,7 +8,8 @@ decide nothing about rates themselves.
   inner rate runs on every seed; when the rate chosen there on validation sits at an end of the
   rates run, the next declared rate beyond that end runs too, until the choice is bracketed or
   the declared grid ends (`grid_point`).
-- **Reference point.** The largest candidate at which some rate solves (a majority of its seeds);
+- **Reference point.** The largest candidate at which some rate solves (a majority of its seeds, or
+  seed 0 alone where the reference compares rates on seed 0: `{at: {seed: 0, ...}}`, the track's);
   when none does, the smallest, the curve's easiest point. A candidate above one where every
   rate failed is not run (`choose_reference`). The rate is the one chosen on validation there.
   On an axis that gets easier upwards (a state size: `Reference.easier`, common/rules.py) every
@@ -125,8 +126,11 @@ def by_rate(records: list[dict]) -> dict[float, list[dict]]:
 
 def verdict(runs: list[dict], seeds: int = SEEDS, probe: bool = False) -> str:
     """One rate at one point: solved by a majority of its seeds, failed once a majority is out of
-    reach (or, for a probe, once its first seed failed: a probe gets more seeds only after solving)."""
+    reach (or, for a probe, once its first seed failed: a probe gets more seeds only after solving);
+    at a reference that compares rates on one seed, by that seed."""
     k, n = sum(run_solved(r) for r in runs), len(runs)
+    if seeds == 1:  # rates compared on one seed (a reference on seed 0): that seed decides
+        return (SOLVED if k else FAILED) if n else OPEN
     total = max(n, seeds)
     if majority(k, total):
         return SOLVED
@@ -203,7 +207,8 @@ def choose_reference(points: dict[float | None, list[dict]], ref: Reference, gri
     for value, gp, _ in settled:
         if gp.missing or not gp.rates:
             at = f"{ref.key} = {value:g}" if ref.key else "the reference"
-            return Choice(waiting=f"no run at lr {_rates(gp.missing) or 'of the grid'} at {at} on every seed yet")
+            seeds = " and ".join(f"{k} {v}" for k, v in ref.fixed if k == "seed") or "every seed"
+            return Choice(waiting=f"no run at lr {_rates(gp.missing) or 'of the grid'} at {at} on {seeds} yet")
     last, last_gp, last_runs = settled[-1]
     every_failed = ref.key and all(verdict(last_runs[lr], ref.seeds) == FAILED for lr in last_gp.rates)
     failed_at = last if every_failed else None

@@ -28,8 +28,8 @@ from tests.helpers import ROOT, cli_here
         (["trainer.accelerator=gpu"], "no CUDA GPU is visible here"),
         (["model.max_phase=-1"], "max_phase=-1"),
         (["task.delay=1000000"], "this run needs about"),
-        (["experiment=leaderboard/copy_lr", "lr_reference={at:{seed:0},extend:1}"],
-         "unknown key lr_reference.at.seed in the value of lr_reference"),
+        (["experiment=leaderboard/copy_lr", "lr_reference={at:{seed:0},extent:1}"],
+         "unknown key lr_reference.extent in the value of lr_reference"),
     ],
 )
 def test_bad_input_is_one_clear_line(args, fragment, run_dirs, tmp_path):

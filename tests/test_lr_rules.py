@@ -101,7 +101,8 @@ def test_declared_grids_have_four_log_spaced_rates_inside_and_list_every_index()
     assert check_grid(GRID, 1) is None
     assert "at least 4" in check_grid([1e-3, 3e-3, 1e-2, 3e-2, 1e-1], 1)
     assert "log-spaced" in check_grid([1e-4, 2e-4, 1e-3, 3e-3, 1e-2, 3e-2], 1)
-    for sweep in ("copy", "selective_copy", "teacher", "smnist", "sfmnist"):
+    for sweep in ("copy", "selective_copy", "teacher", "mqar", "mqar_state", "word_problem", "word_problem_neg",
+                  "smnist", "sfmnist"):
         for name in (sweep, f"{sweep}_lr"):
             cfg, _ = compose_run([f"experiment=leaderboard/{name}", "hydra.sweeper.params=null"])
             ref = parse_reference(OmegaConf.to_container(cfg.lr_reference))
@@ -114,8 +115,9 @@ def test_each_sweep_lists_every_rate_of_its_grid():
 
     from harness.cli import CONF_DIR
 
-    for name in ("copy", "copy_lr", "selective_copy", "selective_copy_lr", "teacher", "teacher_lr", "smnist_lr",
-                 "sfmnist_lr"):
+    for name in ("copy", "copy_lr", "selective_copy", "selective_copy_lr", "teacher", "teacher_lr", "mqar", "mqar_lr",
+                 "mqar_state", "mqar_state_lr", "word_problem", "word_problem_lr", "word_problem_neg",
+                 "word_problem_neg_lr", "smnist_lr", "sfmnist_lr"):
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose("config", overrides=[f"experiment=leaderboard/{name}"], return_hydra_config=True)
         listed = [int(x) for x in str(cfg.hydra.sweeper.params.lr_index).split(",")]
@@ -123,7 +125,9 @@ def test_each_sweep_lists_every_rate_of_its_grid():
         ref = parse_reference(OmegaConf.to_container(cfg.lr_reference))
         if name.endswith("_lr") and ref.key:
             axis = [float(x) for x in str(cfg.hydra.sweeper.params[f"++{ref.key}"]).split(",")]
-            assert tuple(axis) == ref.candidates, name  # the reference sweep runs exactly the candidates
+            assert tuple(sorted(axis)) == ref.candidates, name  # the reference sweep runs exactly the candidates
+            seeds = [int(x) for x in str(cfg.hydra.sweeper.params.seed).split(",")]
+            assert len(seeds) == ref.seeds, name  # ...on the seeds its rates are compared on
 
 
 # -- the reference point: one the model can solve ------------------------------------------------
@@ -146,6 +150,21 @@ def test_when_no_candidate_is_solved_the_reference_is_the_easiest_point_and_high
     assert (choice.value, choice.rate, choice.failed_at) == (4, 1e-3, 4)
     skip = run_needed({"task": {"delay": 32}}, 1e-3, 0, points, REF, GRID, choice)
     assert skip[0] == "beyond_horizon" and "task.delay = 4" in skip[1]
+
+
+def test_candidates_on_seed_0_choose_from_one_seed_per_rate():
+    """The track's references (cost: issue cpu track, third edition): every rate once, on seed 0, at
+    each candidate; the curve's other seeds run at the rate chosen there."""
+    ref = parse_reference({"at": {"seed": 0, "task.delay": [4, 16, 64]}, "extend": 1})
+    assert ref.fixed == (("seed", 0),) and ref.candidates == (4.0, 16.0, 64.0) and ref.seeds == 1
+    one_seed = lambda T, best, solving=(): [r for r in grid_runs(T, INNER, best, solving) if r["seed"] == 0]  # noqa: E731
+    points = {4.0: one_seed(4, 1e-3, tuple(INNER)), 16.0: one_seed(16, 3e-3, (3e-3,)), 64.0: one_seed(64, 1e-3)}
+    choice = choose_reference(points, ref, GRID)
+    assert (choice.value, choice.rate, choice.failed_at) == (16, 3e-3, 64)
+    assert run_needed({"task": {"delay": 16}, "seed": 1}, 3e-3, 1, points, ref, GRID, choice) is None  # curve seed
+    assert run_needed({"task": {"delay": 16}, "seed": 1}, 1e-3, 1, points, ref, GRID, choice)[0] == "not_needed"
+    waiting = choose_reference({4.0: one_seed(4, 1e-3)[:2]}, ref, GRID).waiting
+    assert "on seed 0" in waiting and "every seed" not in waiting
 
 
 def test_second_edition_references_read_as_one_candidate_without_extension():
