@@ -9,6 +9,7 @@ from datetime import datetime
 from common.selection import Row, primary_of
 from leaderboard.curves import Cell, Curve, CurveRow, axis_text, declared_reference, steps_at
 from leaderboard.render import TRACKS, budget_text, code, duration, lr_text, md, metric_cell, num
+from leaderboard.story import curve_story
 
 NOT_RUN = "·"
 EDGE = " (grid end)"
@@ -245,6 +246,7 @@ def curve_section(curve: Curve) -> list[str]:
     name, arrow, metric = md(curve.axis_name), "↑" if curve.higher else "↓", md(curve.metric)
     over = f"smallest {name} solved" if curve.easier_up else "horizon"
     out = [f"### {_title(curve)} · {md(curve.track)}: {over} over {name} ({code(curve.axis_key)})", "",
+           curve_story(curve), "",
            f"Protocol: task {code(curve.task)} with {code(curve.curve)} at each {name}; "
            f"{TRACKS.get(curve.track, md(curve.track))}. "
            f"A run solves a point when it ends `solved` and meets the same criterion on test; "

@@ -1,0 +1,154 @@
+"""One paragraph per memory curve saying in words what its tables show: the points run, who solves
+the hardest, who solves none, where a result is only a bound, steps to solve at the reference point,
+and how the final relative state sensitivity changes along the axis (the curse-of-memory diagnostic).
+
+Computed from the Curve alone, so it can only restate the records: numbers and ratios, never causes.
+A value the records lack is left out rather than guessed. Everything is ordered and formatted
+deterministically so that the page rebuilds byte-identically."""
+from __future__ import annotations
+
+import math
+
+from common.rules import easiest_first, hardest
+from leaderboard.curves import Curve, CurveRow, axis_text
+from leaderboard.render import md, num
+
+SENS = "state_sens_rel_max"
+
+
+def curve_story(curve: Curve) -> str:
+    """The paragraph shown under the curve's title (markdown, record-derived text escaped)."""
+    parts = [_coverage(curve), _results(curve), *_unsolved(curve), *_bounds(curve), _steps(curve),
+             _sensitivity(curve)]
+    return " ".join(p for p in parts if p)
+
+
+def _axis(curve: Curve, value: float) -> str:
+    return axis_text(md(curve.axis_name), value)
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _names(rows: list[CurveRow]) -> str:
+    return _join([md(row.label) for row in rows])
+
+
+def _verb(rows: list, one: str, many: str) -> str:
+    return one if len(rows) == 1 else many
+
+
+def _coverage(curve: Curve) -> str:
+    name, n = md(curve.axis_name), len(curve.values)
+    span = (f"one point, {_axis(curve, curve.values[0])}" if n == 1 else
+            f"{name} from {curve.values[0]:g} to {curve.values[-1]:g} ({n} points)")
+    models = f"{len(curve.rows)} model{'s' if len(curve.rows) != 1 else ''}"
+    direction = (f"; a larger {name} is easier, so a model's result is the smallest {name} it solves"
+                 if curve.easier_up else "")
+    return f"The curve runs {span} for {models}{direction}."
+
+
+def _results(curve: Curve) -> str:
+    solvers = [row for row in curve.rows if row.horizon is not None]   # rows come ranked
+    if not solvers:
+        return "No model solves any point run."
+    top = hardest(curve.values, curve.easier)
+    at_top = [row for row in solvers if row.horizon == top]
+    if at_top:
+        # k/n is at the rate chosen at the reference point; another rate of the grid may be the one that solves
+        seeds = [f"{row.cells[top].k}/{row.cells[top].n}" for row in at_top]
+        seeds_text = (f"{seeds[0]} seeds at the chosen rate" if len(at_top) == 1 else "seeds solved at the chosen "
+                      "rate: " + ", ".join(f"{md(row.label)} {k}" for row, k in zip(at_top, seeds)))
+        lead = (f"{_names(at_top)} {_verb(at_top, 'solves', 'solve')} the hardest point run, {_axis(curve, top)} "
+                f"({seeds_text}), so the curve has not found "
+                f"{_verb(at_top, 'its', 'their')} limit. ")
+    else:
+        lead = f"No model solves the hardest point run, {_axis(curve, top)}. "
+    mark = "≤ " if curve.easier_up else "≥ "
+    order = ", ".join(f"{md(row.label)} {mark * (row.horizon == top)}{row.horizon:g}" for row in solvers)
+    head = f"Smallest {md(curve.axis_name)} solved, smallest first" if curve.easier_up else "Horizons, largest first"
+    return f"{lead}{head}: {order}."
+
+
+def _unsolved(curve: Curve) -> list[str]:
+    """Who solves none, grouped by the easiest point each ran: 'not even the first point' is
+    only said of a model that ran it."""
+    groups: dict[float, list[CurveRow]] = {}
+    for row in curve.rows:
+        if row.horizon is None and row.cells:
+            groups.setdefault(easiest_first(row.cells, curve.easier)[0], []).append(row)
+    easiest = easiest_first(curve.values, curve.easier)[0] if curve.values else None
+    out = []
+    for value in easiest_first(groups, curve.easier):
+        rows = groups[value]
+        where = f"not even {_axis(curve, value)}" if value == easiest else f"from {_axis(curve, value)} on"
+        out.append(f"{_names(rows)} {_verb(rows, 'solves', 'solve')} none of the points "
+                   f"{_verb(rows, 'it', 'they')} ran, {where}.")
+    return out
+
+
+def _bounds(curve: Curve) -> list[str]:
+    """Where a run past the result stopped at the step cap while still improving, the result is a
+    bound: more steps might move it (the page marks it †)."""
+    capped = [row for row in curve.rows if row.budget_beyond()]
+    solvers = [row for row in capped if row.horizon is not None]
+    others = [row for row in capped if row.horizon is None]
+    out = []
+    if solvers and curve.easier_up:
+        out.append(f"For {_names(solvers)}, a run below the smallest {md(curve.axis_name)} solved hit the step cap "
+                   f"while still improving, so that value is an upper bound.")
+    elif solvers:
+        out.append(f"For {_names(solvers)}, a run beyond the horizon hit the step cap while still improving, "
+                   f"so the horizon is a lower bound.")
+    if others:
+        out.append(f"{_names(others)} had runs stopped by the step cap while still improving, so more steps "
+                   f"might solve a point.")
+    return out
+
+
+def _steps(curve: Curve) -> str:
+    """Median steps to solve where the learning rate was chosen: one point shared by the curve,
+    or each row's own when they differ (as the headline reports them)."""
+    own = len({row.reference for row in curve.rows}) > 1
+    entries = []
+    for row in curve.rows:
+        at = row.reference if own else curve.reference
+        cell = row.cells.get(at) if at is not None else None
+        if cell is not None and cell.steps is not None and math.isfinite(cell.steps):
+            where = f" ({_axis(curve, at)})" if own else ""
+            entries.append((cell.steps, row.label, f"{md(row.label)} {cell.steps:g}{where}"))
+    if not entries:
+        return ""
+    where = "each model's reference point" if own else f"the reference point {_axis(curve, curve.reference)}"
+    return f"Median steps to solve at {where}, fewest first: {', '.join(e[2] for e in sorted(entries))}."
+
+
+def _fold(ratio: float) -> str:
+    return f"{ratio:.0f}-fold" if ratio >= 10 else f"{ratio:.1f}-fold"
+
+
+def _sensitivity(curve: Curve) -> str:
+    """How the final relative state sensitivity changes from the easiest to the hardest point each
+    model ran, for models with a positive value at two points or more; largest growth first."""
+    clauses = []
+    for row in curve.rows:
+        vals = [(v, s) for v in easiest_first(row.cells, curve.easier)
+                if (s := row.cells[v].final(SENS)) is not None and s > 0]
+        if len(vals) < 2:
+            continue
+        (v0, s0), (v1, s1) = vals[0], vals[-1]
+        ratio = s1 / s0
+        if ratio >= 2:
+            change = f"grows {_fold(ratio)}"
+        elif ratio <= 0.5:
+            change = f"falls {_fold(1 / ratio)}"
+        else:
+            change = "stays within a factor 2"
+        text = (f"{change} for {md(row.label)} ({num(s0)} at {_axis(curve, v0)}, "
+                f"{num(s1)} at {_axis(curve, v1)})")
+        clauses.append((-ratio, row.label, text))
+    if not clauses:
+        return ""
+    return (f"Final relative state sensitivity (`{SENS}`, mean over seeds at the chosen rate), from the easiest to "
+            f"the hardest point each model ran: {'; '.join(c[2] for c in sorted(clauses))}.")
