@@ -112,13 +112,23 @@ def seeds_cell(row: Row, metric: str) -> str:
     return str(counted) if counted == ran else f"{counted}/{ran}"
 
 
+def state_per_layer(record: dict) -> float | None:
+    """The recurrent state of one layer: the record's state size (all layers) over the layers, which
+    the third edition sizes equally (`model.state`); the page compares models by it."""
+    total = record["model"].get("state_size")
+    layers = ((record.get("config") or {}).get("model") or {}).get("n_layers") or 1
+    if not isinstance(total, (int, float)) or isinstance(total, bool) or not isinstance(layers, int) or layers < 1:
+        return None
+    return int(total) // layers if float(total).is_integer() and int(total) % layers == 0 else total / layers
+
+
 def table(rows: list[Row]) -> list[str]:
     metric, higher = primary_of(rows[0].records[0])
     others = sorted({k for row in rows for r in row.chosen for k in (r["metrics"].get("test") or {})} - {metric})
     verdicts = any(r.get("outcome") for row in rows for r in row.records)
     head = (["model", f"test {md(metric)} {'↑' if higher else '↓'}", "seeds", *["solved / plateaued / budget"] * verdicts,
              *[f"test {md(m)}" for m in others], "lr (grid)", "diverged"] + [f"{title} init→final" for _, title in SENS_COLUMNS]
-            + ["params", "state", "tokens/s", "device", *["wall time"] * verdicts])
+            + ["params", "state/layer", "tokens/s", "device", *["wall time"] * verdicts])
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["--:"] * (len(head) - 1)) + "|"]
     for row in rows:
         first = row.chosen[0]
@@ -129,7 +139,7 @@ def table(rows: list[Row]) -> list[str]:
             f"{lr_text(row.lr)} ({grid})" if len(row.lr_grid) > 1 else lr_text(row.lr),
             f"{row.diverged}/{len(row.records)}",
             *[f"{num(row.sensitivity('init', k))} → {num(row.sensitivity('final', k))}" for k, _ in SENS_COLUMNS],
-            md(first["model"].get("params", "–")), md(first["model"].get("state_size", "–")),
+            md(first["model"].get("params", "–")), md(f"{state_per_layer(first):,}" if state_per_layer(first) is not None else "–"),
             num(row.cost("tokens_per_s"), 0), md((first.get("cost") or {}).get("device", "–")),
             *[duration(sum((r.get("cost") or {}).get("wall_s") or 0.0 for r in row.records))] * verdicts,
         ]

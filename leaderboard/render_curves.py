@@ -8,13 +8,14 @@ from datetime import datetime
 
 from common.selection import Row, primary_of
 from leaderboard.curves import Cell, Curve, CurveRow, axis_text, declared_reference, steps_at
-from leaderboard.render import TRACKS, budget_text, code, duration, lr_text, md, metric_cell, num
+from leaderboard.render import TRACKS, budget_text, code, duration, lr_text, md, metric_cell, num, state_per_layer
 from leaderboard.story import curve_story
 
 NOT_RUN = "·"
 EDGE = " (grid end)"
 HEADLINE_LEGEND = (
-    "State and params: the recurrent state size and the parameter count the records carry (a range where they "
+    "State/layer and params: the recurrent state of one layer (every layer holds the same; a complex number counts "
+    "twice, an LSTM's state is h and c) and the parameter count, as the records carry them (a range where they "
     "differ between the tasks). Horizon: the largest axis value at which some learning rate of the model's grid "
     "solves with ≥ 2 of 3 seeds (criterion of each curve, below); "
     "`< x`: not even the curve's first point; `≥ x`: solved at the curve's last point, so the curve has not found "
@@ -104,12 +105,12 @@ def _span(values) -> str:
     return text[0] if len(vals) == 1 else f"{text[0]}–{text[1]}"
 
 
-SIZE_HEAD = ["state", "params"]
+SIZE_HEAD = ["state/layer", "params"]
 
 
 def size_cells(records: list[dict]) -> list[str]:
     """The recurrent state size and the parameter count of these runs' model, beside every row."""
-    return [_span(r["model"].get("state_size") for r in records), _span(r["model"].get("params") for r in records)]
+    return [_span(state_per_layer(r) for r in records), _span(r["model"].get("params") for r in records)]
 
 
 def window_text(cell: Cell, row: CurveRow) -> str:

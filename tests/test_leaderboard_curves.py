@@ -83,7 +83,7 @@ def test_points_a_model_did_not_run_are_shown_as_not_run_never_as_numbers(tmp_pa
     write_all(curve_records(), tmp_path)
     build(tmp_path, tmp_path / "lb.md")
     text = (tmp_path / "lb.md").read_text()
-    table = text.split("| model | state | params | horizon T | T = 32 | T = 64 | T = 128 | T = 256 |")[1]
+    table = text.split("| model | state/layer | params | horizon T | T = 32 | T = 64 | T = 128 | T = 256 |")[1]
     gru = cells(next(line for line in table.splitlines() if line.startswith("| gru |")))
     assert gru[1:4] == ["4", "10", "32"] and gru[-2:] == ["·", "·"]      # state, params, horizon, then T = 128, 256
     assert "`·` not run" in text
@@ -136,7 +136,7 @@ def test_steps_to_solve_is_the_median_over_seeds_counting_unsolved_as_never(tmp_
     lru = next(row for row in curve.rows if row.model == "lru")
     assert lru.cells[64].steps == 200 and lru.cells[128].steps == 200 and lru.cells[256].steps == float("inf")
     table, _ = headline([curve], {})
-    assert cells(table[0])[1:] == ["state", "params", "copy `loss=all`: horizon T", "copy: steps to solve at T = 64"]
+    assert cells(table[0])[1:] == ["state/layer", "params", "copy `loss=all`: horizon T", "copy: steps to solve at T = 64"]
     assert [cells(line) for line in table[2:]] == [["gru", "4", "10", "32", "–"], ["lru", "4", "10", "128", "200"]]
 
 

@@ -270,11 +270,11 @@ def test_every_table_shows_state_and_params_beside_each_row(tmp_path):
     assert len(heads) == 4                                # headline, curve, per point, the task without an axis
     for i in heads:
         head = [c.strip() for c in lines[i].strip("|").split("|")]
-        assert "state" in head and "params" in head, lines[i]
+        assert "state/layer" in head and "params" in head, lines[i]
         gru = next((line for line in lines[i + 2:] if line.startswith("| gru |")), None)
         if gru is not None:
             row = [c.strip() for c in gru.strip("|").split("|")]
-            assert row[head.index("state")] == "128" and row[head.index("params")] == "2,000"
+            assert row[head.index("state/layer")] == "128" and row[head.index("params")] == "2,000"
 
 
 def test_learning_curves_are_drawn_from_the_history_at_the_reference_point(tmp_path):

@@ -166,7 +166,7 @@ def test_records_on_the_state_axis_form_one_curve_whose_result_is_the_smallest_s
     assert body["lru"][3] == "512" and body["gru"][3] == "4096" and body["rnn"][3] == "> 4096"
     build(tmp_path, tmp_path / "lb.md")
     text = (tmp_path / "lb.md").read_text()
-    assert f"smallest S solved over S (`{KEY}`)" in text and "| model | state | params | smallest S |" in text
+    assert f"smallest S solved over S (`{KEY}`)" in text and "| model | state/layer | params | smallest S |" in text
     assert "The reference point is the smallest of S = 256, 1024, 4096 at which some rate" in text
     assert "Smallest S (a state-size curve" in text
 
