@@ -1,0 +1,121 @@
+"""python -m leaderboard.audit: the third edition's done-when checks (SPEC §6.2; issue "cpu track,
+third edition"), counted on the third-edition records (schema ≥ 3) of a results directory.
+
+One line per check, `ok` or `FAIL`, with the numbers behind it; exit status 1 when a check fails.
+The page shows the same records; this says in one screen whether they meet the edition's rules:
+every ok run has an outcome and a validation history, at most 10 % of ok runs end `budget`, no
+record is `-dirty`, no chosen rate sits unbracketed at an end of the rates tried, every chosen rate
+solves its reference point (or the model solves no point of that curve), one state per layer on
+every curve but a state-size curve, every model on every curve, and the job time against the
+edition's 20 h."""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from leaderboard.build import PUBLISHED, collect
+from leaderboard.curves import Curve
+from leaderboard.protocol import old
+from leaderboard.render import state_per_layer
+
+BUDGET_SHARE = 0.10
+JOB_HOURS = 20.0
+
+
+@dataclass
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'ok  ' if self.passed else 'FAIL'}  {self.name}: {self.detail}"
+
+
+def _names(items: list[str], limit: int = 8) -> str:
+    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def run_checks(records: list[dict], curves: list[Curve], tables: dict) -> list[Check]:
+    new = [r for r in records if not old(r)]
+    ok = [r for r in new if r.get("status") == "ok"]
+    checks = [Check("third-edition records", bool(new), f"{len(new)} of {len(records)} records ({len(ok)} ok runs)")]
+    if not new:
+        return checks
+
+    bare = [r["run_id"] for r in ok if not r.get("outcome") or not r.get("history")]
+    checks.append(Check("outcome and validation history", not bare,
+                        f"{len(ok) - len(bare)} of {len(ok)} ok runs have both" + (f"; missing: {_names(bare)}" if bare else "")))
+
+    budget = [r for r in ok if r.get("outcome") == "budget"]
+    share = len(budget) / len(ok) if ok else 0.0
+    checks.append(Check("runs ending `budget`", share <= BUDGET_SHARE,
+                        f"{len(budget)} of {len(ok)} ok runs ({100 * share:.1f} %; at most {100 * BUDGET_SHARE:.0f} %)"))
+
+    dirty = [r["run_id"] for r in new if str(r.get("git_commit") or "").endswith("-dirty")]
+    checks.append(Check("clean commits", not dirty, f"{len(dirty)} `-dirty` of {len(new)}"
+                        + (f": {_names(dirty)}" if dirty else "")))
+
+    new_curves = [c for c in curves if any(not old(r) for r in c.records())]
+    rows = [(c, row) for c in new_curves for row in c.rows if row.lr is not None and not any(old(r) for r in row.records)]
+    rows += [(None, row) for rs in tables.values() for row in rs
+             if row.lr is not None and not any(old(r) for r in row.records)]
+    at_end = [f"{row.label} on {c.task if c else row.chosen[0]['task']['name']} ({row.lr:g})" for c, row in rows
+              if len(row.lr_grid) > 1 and row.lr in (min(row.lr_grid), max(row.lr_grid))]
+    checks.append(Check("chosen rates bracketed", not at_end,
+                        f"{len(rows) - len(at_end)} of {len(rows)} chosen rates have a tried rate on each side"
+                        + (f"; at an end: {_names(at_end)}" if at_end else "")))
+
+    unsolved = []
+    for c, row in rows:
+        if c is None or row.reference not in row.cells:
+            continue
+        cell = row.cells[row.reference]
+        if row.lr not in cell.window and row.horizon is not None:
+            unsolved.append(f"{row.label} on {c.task} at {c.axis_name} = {row.reference:g}")
+    curve_rows = sum(c is not None for c, _ in rows)
+    checks.append(Check("chosen rate solves its reference", not unsolved,
+                        f"{curve_rows - len(unsolved)} of {curve_rows} (model, curve) rows (a model that solves no point "
+                        f"of a curve passes: the page says so)" + (f"; not: {_names(unsolved)}" if unsolved else "")))
+
+    mixed = []
+    for c in new_curves:
+        if c.easier_up:
+            continue  # the state-size curve varies the state on purpose
+        sizes = sorted({s for r in c.records() if not old(r) and (s := state_per_layer(r)) is not None})
+        if len(sizes) > 1:
+            mixed.append(f"{c.task} ({', '.join(f'{s:g}' for s in sizes)})")
+    checks.append(Check("equal state per layer", not mixed,
+                        f"{len(new_curves) - len(mixed)} of {len(new_curves)} curves hold one state per layer"
+                        + (f"; several: {_names(mixed)}" if mixed else "")))
+
+    models = sorted({r["model"]["name"] for r in new})
+    missing = [f"{c.task} ({', '.join(sorted(set(models) - {row.model for row in c.rows}))})" for c in new_curves
+               if set(models) - {row.model for row in c.rows}]
+    checks.append(Check("every model on every curve", not missing,
+                        f"{len(new_curves) - len(missing)} of {len(new_curves)} curves run all {len(models)} models"
+                        + (f"; missing: {_names(missing)}" if missing else "")))
+
+    hours = sum(float((r.get("cost") or {}).get("wall_s") or 0.0) for r in new) / 3600
+    checks.append(Check("job time", hours <= JOB_HOURS, f"{hours:.2f} h by the records' cost.wall_s (at most {JOB_HOURS:g} h)"))
+    return checks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m leaderboard.audit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", default=PUBLISHED, help=f"directory of JSON records (default {PUBLISHED})")
+    args = parser.parse_args(argv)
+    if not Path(args.results).is_dir():
+        print(f"python -m leaderboard.audit: error: no results directory {args.results}", file=sys.stderr)
+        return 2
+    data = collect(args.results, published=Path(args.results).resolve() == Path(PUBLISHED).resolve())
+    checks = run_checks(data.records, data.curves, data.tables)
+    print("\n".join(c.line() for c in checks))
+    return 0 if all(c.passed for c in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

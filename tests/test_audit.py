@@ -1,0 +1,52 @@
+"""python -m leaderboard.audit counts the third edition's done-when checks on the records: a
+check fails on the records that break it, and second-edition records are left out."""
+from __future__ import annotations
+
+from common.record_io import write_record
+from leaderboard.audit import main, run_checks
+from leaderboard.build import collect
+from tests.test_lr_rules import INNER, grid_runs, rec
+
+
+def _checks(tmp_path, records):
+    for r in records:
+        write_record(r, tmp_path)
+    data = collect(tmp_path)
+    return {c.name: c for c in run_checks(data.records, data.curves, data.tables)}
+
+
+def _third(records, **extra):
+    for r in records:
+        r.update({"git_commit": "abc1234", "history": [{"step": 100, "acc": 0.5, "lr": 1e-3}]}, **extra)
+    return records
+
+
+def test_a_clean_edition_passes_and_old_records_are_left_out(tmp_path, capsys):
+    records = _third(grid_runs(4, INNER, best=1e-3, solving=tuple(INNER)))
+    old_runs = [rec(8, 1e-3, s, False, schema=2) for s in range(3)]
+    for r in old_runs:
+        r.update(outcome="budget", git_commit="abc1234-dirty")
+    checks = _checks(tmp_path, records + old_runs)
+    assert all(c.passed for c in checks.values()), [c.line() for c in checks.values()]
+    assert checks["third-edition records"].detail.startswith("12 of 15 records")
+    assert main(["--results", str(tmp_path)]) == 0 and "FAIL" not in capsys.readouterr().out
+
+
+def test_budget_share_dirty_commits_and_missing_history_fail(tmp_path):
+    records = _third(grid_runs(4, INNER, best=1e-3, solving=tuple(INNER)))
+    records[0]["outcome"], records[1]["outcome"] = "budget", "budget"    # 2 of 12: above 10 %
+    records[2]["git_commit"] = "abc1234-dirty"
+    records[3]["history"] = None
+    checks = _checks(tmp_path, records)
+    assert not checks["runs ending `budget`"].passed and "2 of 12 ok runs (16.7 %" in checks["runs ending `budget`"].detail
+    assert not checks["clean commits"].passed and "1 `-dirty` of 12" in checks["clean commits"].detail
+    assert not checks["outcome and validation history"].passed
+
+
+def test_unequal_state_and_a_chosen_rate_at_an_end_fail(tmp_path):
+    records = _third(grid_runs(4, INNER, best=INNER[0], solving=tuple(INNER)))
+    records += _third(grid_runs(4, INNER, best=1e-3, solving=tuple(INNER), model="gru", state=128))
+    checks = _checks(tmp_path, records)
+    assert not checks["equal state per layer"].passed and "64, 128" in checks["equal state per layer"].detail
+    assert not checks["chosen rates bracketed"].passed and "lru on copy (0.0003)" in checks["chosen rates bracketed"].detail
+    assert main(["--results", str(tmp_path)]) == 1
