@@ -12,7 +12,7 @@ from pathlib import Path
 from common.record_io import Skipped, read_records
 from common.selection import Row, table_rows
 from leaderboard.curves import Curve, curves_of
-from leaderboard.protocol import notice
+from leaderboard.protocol import notice, progress
 from leaderboard.render import TRACKS, section
 from leaderboard.render_curves import cost_section, cost_table, curve_section, headline, headline_legend
 
@@ -70,7 +70,8 @@ def headline_lines(data: Collected) -> tuple[list[str], list[str]]:
     table, warnings = headline(data.curves, data.tables)
     if any(c.track == "cpu" for c in data.curves):
         table = [*table, "", headline_legend(data.curves)]
-    return [*notice(data.records, data.curves, data.tables), *table], warnings
+    return [*notice(data.records, data.curves, data.tables), *progress(data.records, data.curves, data.tables),
+            *table], warnings
 
 
 def leaderboard_markdown(data: Collected, figures: list[str], figures_link: str = "figures",

@@ -6,7 +6,7 @@ last old record does."""
 from __future__ import annotations
 
 from leaderboard.curves import Curve
-from leaderboard.render import md
+from leaderboard.render import code, md
 
 THIRD_EDITION = 3  # the record schema of the third edition
 
@@ -26,6 +26,38 @@ def _state_fold(curves: list[Curve]) -> tuple[float, Curve | None]:
         if sizes and max(sizes) / min(sizes) > best:
             best, where = max(sizes) / min(sizes), c
     return best, where
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def progress(records: list[dict], curves: list[Curve], tables: dict) -> list[str]:
+    """While the rerun is under way (records of both editions): which curves and tables it has
+    reached, with how many models and how far along the axis, so a partial curve reads as one."""
+    if not any(old(r) for r in records) or all(old(r) for r in records):
+        return []
+    parts = []
+    for c in curves:
+        new = [r for r in c.records() if not old(r)]
+        if new:
+            models = sorted({r["model"]["name"] for r in new})
+            values = sorted({v for r in new if (v := (r["task"].get("axis") or {}).get("value")) is not None})
+            span = "" if not values else (f", {md(c.axis_name)} = {values[0]:g}" if len(values) == 1 else
+                                          f", {md(c.axis_name)} = {values[0]:g} to {values[-1]:g}")
+            parts.append(f"{md(c.task)}: {_count(len(new), 'run')}, {_count(len(models), 'model')} "
+                         f"({', '.join(md(m) for m in models)}){span}")
+    for (_track, task, variant), rows in sorted(tables.items()):
+        new = [r for row in rows for r in row.records if not old(r)]
+        if new:
+            parts.append(f"{md(task)} {code(variant)}: {_count(len(new), 'run')}, "
+                         f"{_count(len({r['model']['name'] for r in new}), 'model')}")
+    if not parts:
+        return []
+    return ["**Third edition in progress.** The rerun under the fair protocol (SPEC §6.2) has reached: "
+            + "; ".join(parts) + ". A curve's second-edition records leave when its rerun begins, so each curve "
+            "below is of one edition; a curve still being rerun shows `·` where a point has not run yet, and its "
+            "horizons are those of the points run so far.", ""]
 
 
 def notice(records: list[dict], curves: list[Curve], tables: dict) -> list[str]:
