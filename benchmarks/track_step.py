@@ -15,12 +15,16 @@ import time
 import numpy as np
 import torch
 
+from common.registry import model_names
 from harness.compose import compose_run
 from harness.run import complete_defaults, instantiate_checked
 from models.build import build_model
 from tasks.metrics import loss_fn
 
-MODELS = ("rnn", "lstm", "gru", "linear_rnn", "lru", "s4d", "mamba")
+
+def track_models() -> list[str]:
+    """The models the leaderboard sweeps race: every config in conf/model/ but the paper's variants."""
+    return [m for m in model_names() if m != "crnn" and not m.startswith("ladder/")]
 
 
 def step_times(sweep: str, model: str, point: list[str], steps: int, warmup: int) -> dict:
@@ -54,14 +58,14 @@ def step_times(sweep: str, model: str, point: list[str], steps: int, warmup: int
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sweep", default="copy", help="a sweep under conf/experiment/leaderboard/")
-    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--models", default=None, help="comma-separated (default: the sweeps' models)")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("point", nargs="*", default=None, help="overrides naming the point (default ++task.delay=64)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     point = args.point or (["++task.delay=64"] if args.sweep == "copy" else [])
-    rows = [step_times(args.sweep, m, point, args.steps, args.warmup) for m in args.models.split(",")]
+    rows = [step_times(args.sweep, m, point, args.steps, args.warmup) for m in (args.models.split(",") if args.models else track_models())]
     lstm = next((r for r in rows if r["model"] == "lstm"), None)
     print(f"sweep {args.sweep} {' '.join(point)}, 1 thread, median of {args.steps} steps after {args.warmup}")
     print("| model | state per layer | params | ms/step | steps/s | tokens/s | time vs lstm |")
