@@ -18,7 +18,7 @@ from pathlib import Path
 
 from leaderboard.build import PUBLISHED, collect
 from leaderboard.curves import Curve
-from leaderboard.protocol import old
+from leaderboard.protocol import at_end, old
 from leaderboard.render import state_per_layer
 
 BUDGET_SHARE = 0.10
@@ -63,11 +63,11 @@ def run_checks(records: list[dict], curves: list[Curve], tables: dict) -> list[C
     rows = [(c, row) for c in new_curves for row in c.rows if row.lr is not None and not any(old(r) for r in row.records)]
     rows += [(None, row) for rs in tables.values() for row in rs
              if row.lr is not None and not any(old(r) for r in row.records)]
-    at_end = [f"{row.label} on {c.task if c else row.chosen[0]['task']['name']} ({row.lr:g})" for c, row in rows
-              if len(row.lr_grid) > 1 and row.lr in (min(row.lr_grid), max(row.lr_grid))]
-    checks.append(Check("chosen rates bracketed", not at_end,
-                        f"{len(rows) - len(at_end)} of {len(rows)} chosen rates have a tried rate on each side"
-                        + (f"; at an end: {_names(at_end)}" if at_end else "")))
+    unbracketed = [f"{row.label} on {c.task if c else row.chosen[0]['task']['name']} ({row.lr:g})" for c, row in rows
+              if at_end(row.lr, row.lr_grid)]
+    checks.append(Check("chosen rates bracketed", not unbracketed,
+                        f"{len(rows) - len(unbracketed)} of {len(rows)} chosen rates have a tried rate on each side"
+                        + (f"; at an end: {_names(unbracketed)}" if unbracketed else "")))
 
     unsolved = []
     for c, row in rows:

@@ -15,7 +15,8 @@ def old(record: dict) -> bool:
     return (record.get("schema") or 1) < THIRD_EDITION
 
 
-def _at_end(lr, grid) -> bool:
+def at_end(lr, grid) -> bool:
+    """A chosen rate with no tried rate beyond it on one side: the choice is not bracketed."""
     return lr is not None and len(grid) > 2 and lr in (min(grid), max(grid))
 
 
@@ -79,7 +80,7 @@ def notice(records: list[dict], curves: list[Curve], tables: dict) -> list[str]:
                      f"reference point where the rate was chosen, so the rate used along the curve is noise")
     chosen = [(row.lr, row.lr_grid) for c in curves for row in c.rows if row.lr is not None]
     chosen += [(row.lr, row.lr_grid) for rows in tables.values() for row in rows if row.lr is not None]
-    ends = sum(_at_end(lr, grid) for lr, grid in chosen)
+    ends = sum(at_end(lr, grid) for lr, grid in chosen)
     if ends:
         facts.append(f"{ends} of {len(chosen)} chosen rates sit at an end of a three-rate grid that never extended")
     fold, where = _state_fold(curves)

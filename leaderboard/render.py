@@ -132,6 +132,7 @@ def table(rows: list[Row]) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["--:"] * (len(head) - 1)) + "|"]
     for row in rows:
         first = row.chosen[0]
+        state = state_per_layer(first)
         grid = ", ".join(lr_text(x) for x in row.lr_grid)
         cells = [
             md(row.label), metric_cell(row, metric), seeds_cell(row, metric), *[outcomes_cell(row)] * verdicts,
@@ -139,7 +140,7 @@ def table(rows: list[Row]) -> list[str]:
             f"{lr_text(row.lr)} ({grid})" if len(row.lr_grid) > 1 else lr_text(row.lr),
             f"{row.diverged}/{len(row.records)}",
             *[f"{num(row.sensitivity('init', k))} → {num(row.sensitivity('final', k))}" for k, _ in SENS_COLUMNS],
-            md(first["model"].get("params", "–")), md(f"{state_per_layer(first):,}" if state_per_layer(first) is not None else "–"),
+            md(first["model"].get("params", "–")), md("–" if state is None else f"{state:,}"),
             num(row.cost("tokens_per_s"), 0), md((first.get("cost") or {}).get("device", "–")),
             *[duration(sum((r.get("cost") or {}).get("wall_s") or 0.0 for r in row.records))] * verdicts,
         ]
