@@ -41,9 +41,11 @@ leaderboard: $(STAMP)
 # run continues where it was when started again. Every declared run decides from the records
 # whether it is needed (common/lr_rules.py); some wait on runs of the same pass (a rate beyond an
 # end of the grid, the other rates where the chosen one failed), so each sweep runs in passes
-# until a pass adds no record (at most SWEEP_PASSES).
-CPU_TRACK := copy_lr copy teacher_lr teacher selective_copy_lr selective_copy mqar_lr mqar mqar_state_lr mqar_state \
-             word_problem_lr word_problem word_problem_neg_lr word_problem_neg smnist_lr smnist sfmnist_lr sfmnist
+# until a pass adds no record (at most SWEEP_PASSES). Cheapest first (python -m benchmarks.track_cost
+# projects each sweep's job time), so a track stopped by its budget has the curves that fit.
+CPU_TRACK := copy_lr copy word_problem_lr word_problem word_problem_neg_lr word_problem_neg \
+             selective_copy_lr selective_copy mqar_lr mqar teacher_lr teacher smnist_lr smnist sfmnist_lr sfmnist \
+             mqar_state_lr mqar_state
 SWEEP_PASSES ?= 6
 RESULTS := leaderboard/results
 cpu-track: $(STAMP)

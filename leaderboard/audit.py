@@ -52,8 +52,10 @@ def run_checks(records: list[dict], curves: list[Curve], tables: dict) -> list[C
 
     budget = [r for r in ok if r.get("outcome") == "budget"]
     share = len(budget) / len(ok) if ok else 0.0
+    flat = sum(r.get("left_baseline_at") is None for r in budget)
     checks.append(Check("runs ending `budget`", share <= BUDGET_SHARE,
-                        f"{len(budget)} of {len(ok)} ok runs ({100 * share:.1f} %; at most {100 * BUDGET_SHARE:.0f} %)"))
+                        f"{len(budget)} of {len(ok)} ok runs ({100 * share:.1f} %; at most {100 * BUDGET_SHARE:.0f} %)"
+                        + (f"; {flat} of them never left the memoryless baseline" if budget else "")))
 
     dirty = [r["run_id"] for r in new if str(r.get("git_commit") or "").endswith("-dirty")]
     checks.append(Check("clean commits", not dirty, f"{len(dirty)} `-dirty` of {len(new)}"

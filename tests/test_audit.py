@@ -35,10 +35,12 @@ def test_a_clean_edition_passes_and_old_records_are_left_out(tmp_path, capsys):
 def test_budget_share_dirty_commits_and_missing_history_fail(tmp_path):
     records = _third(grid_runs(4, INNER, best=1e-3, solving=tuple(INNER)))
     records[0]["outcome"], records[1]["outcome"] = "budget", "budget"    # 2 of 12: above 10 %
+    records[0]["left_baseline_at"], records[1]["left_baseline_at"] = None, 300
     records[2]["git_commit"] = "abc1234-dirty"
     records[3]["history"] = None
     checks = _checks(tmp_path, records)
     assert not checks["runs ending `budget`"].passed and "2 of 12 ok runs (16.7 %" in checks["runs ending `budget`"].detail
+    assert "; 1 of them never left the memoryless baseline" in checks["runs ending `budget`"].detail
     assert not checks["clean commits"].passed and "1 `-dirty` of 12" in checks["clean commits"].detail
     assert not checks["outcome and validation history"].passed
 
