@@ -61,9 +61,15 @@ def complete_defaults(cfg: DictConfig) -> None:
         with_defaults(cfg[key], [resolve_target(cfg[key]._target_, key)], provided=("seed",))
 
 
+# A diverged run is finished too: the guard stops it at the same step every time (same config, same
+# seed), so a later pass of a sweep would only write the same record again. A `failed` run (an
+# exception) is retried.
+FINISHED = ("ok", "diverged")
+
+
 def finished_record(results_dir: str, key: str, seed: int) -> dict | None:
     for rec in results(results_dir):  # the sweep's cached read of results_dir
-        if rec.get("run_key") == key and rec.get("seed") == seed and rec.get("status") == "ok":
+        if rec.get("run_key") == key and rec.get("seed") == seed and rec.get("status") in FINISHED:
             return rec
     return None
 

@@ -323,6 +323,19 @@ def test_a_declared_run_the_rules_do_not_call_for_ends_without_training(tmp_path
     assert not list((tmp_path / "r").glob("*.json"))
 
 
+def test_a_diverged_run_is_finished_and_a_failed_one_is_retried(tmp_path):
+    """A sweep's next pass skips a run whose record says it diverged (the guard stops it at the same
+    step again) but reruns one that failed with an exception."""
+    from harness.run import finished_record
+
+    for seed, status in enumerate(("ok", "diverged", "failed")):
+        r = rec(4, 1e-3, seed, False)
+        r.update(status=status, run_key="k1")
+        write_record(r, tmp_path)
+    assert [finished_record(str(tmp_path), "k1", s) is not None for s in range(3)] == [True, True, False]
+    assert finished_record(str(tmp_path), "k2", 0) is None
+
+
 def test_the_records_a_sweep_job_reads_are_read_again_once_the_directory_changes(tmp_path):
     from harness.identity import results
 
