@@ -42,7 +42,7 @@ def smoke_form(cmd: str, tmp: Path) -> list[str] | None:
     if args[:2] == ["python", "train.py"]:
         sweep = ["hydra.sweeper.params=null", "lr_reference=null"] if any(a.startswith("experiment=") for a in args) else []
         return [sys.executable, "train.py", *args[2:], *sweep, "debug=fast", "sensitivity.hessian=off", *dirs]
-    if args[:3] == ["python", "-m", "leaderboard.audit"]:
+    if args[:3] in (["python", "-m", "leaderboard.audit"], ["python", "-m", "leaderboard.editions"]):
         return [sys.executable, *args[1:]]
     if args[:3] == ["python", "-m", "leaderboard"]:
         readme = tmp / "README.md"
