@@ -3,6 +3,7 @@ read back and checked against the declaration in common/record.py."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -125,8 +126,13 @@ def _optional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+@functools.cache
+def _hints(cls: type) -> dict:
+    return typing.get_type_hints(cls)  # evaluating the annotations costs more than checking a record
+
+
 def _check_section(data: dict, cls: type, prefix: str) -> str | None:
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     for f in dataclasses.fields(cls):
         dotted = f"{prefix}{f.name}"
         tp, optional = _optional(hints[f.name])

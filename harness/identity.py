@@ -28,24 +28,30 @@ def run_key(cfg: DictConfig) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
-_READ: dict[str, tuple[tuple[int, int], list[dict]]] = {}
+_READ: dict[str, tuple[int, list[dict], dict[tuple[str, ...], list[dict | None]]]] = {}
+
+
+def _entry(results_dir: str) -> tuple | None:
+    """The cached read of results_dir: (stamp, records, settings by the keys they leave out)."""
+    path = Path(results_dir)
+    try:  # before reading: a record added meanwhile changes the key again
+        stamp = hash(frozenset(name for name in os.listdir(path) if name.endswith(".json")))
+    except FileNotFoundError:
+        return None
+    key = str(path.resolve())
+    if key not in _READ or _READ[key][0] != stamp:
+        _READ[key] = (stamp, [rec for rec in read_records(path) if isinstance(rec, dict)], {})
+    return _READ[key]
 
 
 def results(results_dir: str) -> list[dict]:
     """Every readable record in results_dir, read again only when the directory has changed: a
     sweep job asks several questions of the same records (the reference, the climb, the grid), and
     a pass of a sweep that lists every rate asks them of thousands of runs that mostly skip.
-    Records are written by renaming into the directory and never edited, so its mtime and its
-    number of entries (for a file system with coarse times) are the key."""
-    path = Path(results_dir)
-    try:  # before reading: a record added meanwhile changes the key again
-        stamp = (path.stat().st_mtime_ns, len(os.listdir(path)))
-    except FileNotFoundError:
-        return []
-    key = str(path.resolve())
-    if key not in _READ or _READ[key][0] != stamp:
-        _READ[key] = (stamp, [rec for rec in read_records(path) if isinstance(rec, dict)])
-    return _READ[key][1]
+    Records are written by renaming into the directory and never edited, so the names of its
+    records are the key (not its mtime, which every run's write probe moves)."""
+    entry = _entry(results_dir)
+    return entry[1] if entry else []
 
 
 def records_of_setting(cfg: DictConfig, ignore: tuple[str, ...] = ()) -> list[dict]:
@@ -53,6 +59,11 @@ def records_of_setting(cfg: DictConfig, ignore: tuple[str, ...] = ()) -> list[di
     also ignoring the dotted keys in `ignore` (e.g. the memory axis)."""
     keys = ("lr_reference", *SELECTED_OVER, *ignore)
     mine = drop_keys(identity_config(cfg), keys)
-    return [rec for rec in results(cfg.results_dir)
-            if isinstance(rec.get("config"), dict) and drop_keys(setting_of(rec), keys) == mine]
-
+    entry = _entry(cfg.results_dir)
+    if entry is None:
+        return []
+    _, records, settings = entry
+    if keys not in settings:  # each record's setting once per read, not once per question
+        settings[keys] = [drop_keys(setting_of(rec), keys) if isinstance(rec.get("config"), dict) else None
+                          for rec in records]
+    return [rec for rec, setting in zip(records, settings[keys]) if setting == mine]

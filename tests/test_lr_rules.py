@@ -345,6 +345,25 @@ def test_the_records_a_sweep_job_reads_are_read_again_once_the_directory_changes
     assert [r["seed"] for r in sorted(results(str(tmp_path)), key=lambda r: r["seed"])] == [0, 1]
 
 
+def test_a_runs_write_probe_does_not_make_the_sweep_read_every_record_again(tmp_path, monkeypatch):
+    """Every run checks results_dir is writable with a probe file before training; that moves the
+    directory's mtime, but only a new record (a new name) is a reason to read the records again."""
+    import harness.identity as identity
+    from harness.checks import check_writable
+
+    write_record(rec(4, 1e-3, 0, True), tmp_path)
+    reads = []
+    real = identity.read_records
+    monkeypatch.setattr(identity, "read_records", lambda path: reads.append(path) or real(path))
+    identity.results(str(tmp_path))
+    check_writable(str(tmp_path), "results_dir")
+    (tmp_path / "notes.txt").write_text("not a record")
+    identity.results(str(tmp_path))
+    assert len(reads) == 1                                   # the first call reads; the probe and the note do not
+    write_record(rec(4, 1e-3, 1, True), tmp_path)
+    assert len(identity.results(str(tmp_path))) == 2 and len(reads) == 2
+
+
 def test_the_headline_gives_steps_to_solve_at_each_models_own_reference_point(tmp_path):
     from leaderboard.render_curves import headline
 
