@@ -56,7 +56,10 @@ def horizon_cell(row: CurveRow, curve: Curve) -> str:
     """The row's result on the curve: its horizon, or on an axis that gets easier upwards its smallest
     solved value; marked where it is only a bound (nothing solved, or solved at the hardest point)."""
     h = row.horizon
-    easiest, hardest = (curve.values[-1], curve.values[0]) if curve.easier_up else (curve.values[0], curve.values[-1])
+    # the row's own span: a curve can run its models over different ranges (the state-size curve,
+    # by what this CPU allows each), and a bound names the last value this row ran
+    ran = sorted(row.cells) or curve.values
+    easiest, hardest = (ran[-1], ran[0]) if curve.easier_up else (ran[0], ran[-1])
     beyond, at_end = ("> ", "≤ ") if curve.easier_up else ("< ", "≥ ")
     if h is None:
         text = f"{beyond}{easiest:g}"

@@ -180,6 +180,24 @@ def test_a_model_that_solves_the_smallest_S_is_marked_as_not_yet_at_its_limit(tm
     assert cells(table[2])[3] == "≤ 256"
 
 
+def test_models_run_over_different_ranges_of_S_are_bounded_by_their_own_range(tmp_path):
+    """The cpu track runs dense recurrences over S = 256 ... 64 and diagonal ones over 1024 ... 128:
+    a dense model that solves nothing is `> 256` (not `> 1024`, a value it never ran), and a diagonal
+    one that solves its smallest S is `≤ 128` (not a plain 128, as if it had failed at 64)."""
+    dense, diagonal = (64, 128, 256), (128, 256, 512, 1024)
+    records = grid_runs(256, 1e-3, model="gru", candidates=dense)
+    records += [r for S in (64, 128) for r in at_rate(S, 1e-3, False, model="gru", candidates=dense)]
+    records += grid_runs(1024, 1e-3, solving=tuple(INNER), candidates=diagonal)
+    records += [r for S in (128, 256, 512) for r in at_rate(S, 1e-3, True, candidates=diagonal)]
+    for r in records:
+        write_record(r, tmp_path)
+    (curve,) = collect(tmp_path).curves
+    assert curve.values == [64, 128, 256, 512, 1024]
+    table, _ = headline([curve], {})
+    body = {cells(line)[0]: cells(line) for line in table[2:]}
+    assert body["gru"][3] == "> 256" and body["lru"][3] == "≤ 128"
+
+
 # -- the sweeps and a real run -------------------------------------------------------------------
 
 def test_the_state_sweeps_declare_the_axis_the_grid_and_every_rate():
