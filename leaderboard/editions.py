@@ -66,7 +66,7 @@ def records_at(rev: str, into: Path) -> Path:
         blob = subprocess.run(["git", "archive", rev, str(PUBLISHED)], check=True, capture_output=True).stdout
     except subprocess.CalledProcessError as err:
         raise SystemExit(f"python -m leaderboard.editions: error: cannot read {PUBLISHED} at {rev!r} "
-                         f"({err.stderr.decode().strip()}); name a commit with --before or a directory with --old")
+                         f"({err.stderr.decode().strip()}); name a commit with --before or a directory with --old") from None
     with tarfile.open(fileobj=BytesIO(blob)) as tar:
         tar.extractall(into, filter="data")
     return into / PUBLISHED
