@@ -45,7 +45,7 @@ leaderboard: $(STAMP)
 # projects each sweep's job time), so a track stopped by its budget has the curves that fit.
 CPU_TRACK := copy_lr copy word_problem_lr word_problem word_problem_neg_lr word_problem_neg \
              selective_copy_lr selective_copy mqar_lr mqar teacher_lr teacher smnist_lr smnist sfmnist_lr sfmnist \
-             mqar_state_lr mqar_state mqar_state_dense_lr mqar_state_dense
+             mqar_state_lr mqar_state
 SWEEP_PASSES ?= 6
 RESULTS := leaderboard/results
 cpu-track: $(STAMP)

@@ -101,7 +101,7 @@ def test_declared_grids_have_four_log_spaced_rates_inside_and_list_every_index()
     assert check_grid(GRID, 1) is None
     assert "at least 4" in check_grid([1e-3, 3e-3, 1e-2, 3e-2, 1e-1], 1)
     assert "log-spaced" in check_grid([1e-4, 2e-4, 1e-3, 3e-3, 1e-2, 3e-2], 1)
-    for sweep in ("copy", "selective_copy", "teacher", "mqar", "mqar_state", "mqar_state_dense", "word_problem", "word_problem_neg",
+    for sweep in ("copy", "selective_copy", "teacher", "mqar", "mqar_state", "word_problem", "word_problem_neg",
                   "smnist", "sfmnist"):
         for name in (sweep, f"{sweep}_lr"):
             cfg, _ = compose_run([f"experiment=leaderboard/{name}", "hydra.sweeper.params=null"])
@@ -116,7 +116,7 @@ def test_each_sweep_lists_every_rate_of_its_grid():
     from harness.cli import CONF_DIR
 
     for name in ("copy", "copy_lr", "selective_copy", "selective_copy_lr", "teacher", "teacher_lr", "mqar", "mqar_lr",
-                 "mqar_state", "mqar_state_lr", "mqar_state_dense", "mqar_state_dense_lr", "word_problem", "word_problem_lr", "word_problem_neg",
+                 "mqar_state", "mqar_state_lr", "word_problem", "word_problem_lr", "word_problem_neg",
                  "word_problem_neg_lr", "smnist_lr", "sfmnist_lr"):
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose("config", overrides=[f"experiment=leaderboard/{name}"], return_hydra_config=True)
