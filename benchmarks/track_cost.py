@@ -19,21 +19,18 @@ import argparse
 import math
 import statistics
 from collections import defaultdict
-from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from benchmarks.track_step import track_models
+from benchmarks.track_step import SWEEPS, built, track_models
 from common.lr_rules import grid_of, parse_reference
 from harness.compose import compose_run
 from harness.run import complete_defaults, instantiate_checked
 from leaderboard.build import PUBLISHED, collect
 from leaderboard.protocol import old
-from models.build import build_model
 
 TRACK = ["copy", "teacher", "selective_copy", "mqar", "mqar_state", "word_problem", "word_problem_neg", "smnist", "sfmnist"]
 JOB_HOURS = 20.0
-CONF = Path(__file__).resolve().parent.parent / "conf" / "experiment" / "leaderboard"
 
 
 def curve_key(record: dict) -> tuple[str, str]:
@@ -41,7 +38,7 @@ def curve_key(record: dict) -> tuple[str, str]:
     return record["task"]["name"], axis
 
 
-def measured(records: list[dict]) -> tuple[dict, dict, dict, dict]:
+def measured(records: list[dict]) -> tuple[dict, dict, dict]:
     """Per model: seconds per token and parameter, capped-run equivalents per curve; and the job
     hours spent per curve."""
     per_token, equivalents = defaultdict(list), defaultdict(lambda: defaultdict(float))
@@ -77,7 +74,7 @@ def point_configs(sweep: str, model: str) -> list:
 def curves_per_sweep(sweep: str, axis_key: str | None) -> int:
     """How many curves a sweep draws: the product of its swept values other than the model, the
     rate, the seed and the axis (e.g. the word problem's groups)."""
-    params = OmegaConf.load(CONF / f"{sweep}.yaml").hydra.sweeper.params
+    params = OmegaConf.load(SWEEPS / f"{sweep}.yaml").hydra.sweeper.params
     n = 1
     for key, values in params.items():
         if key.lstrip("+") not in ("model", "lr_index", "seed", axis_key):
@@ -94,21 +91,16 @@ def cap_steps(cfg, task) -> int:
 
 def capped_run_seconds(cfg, seconds: float) -> tuple[float, int]:
     """One run of this config to its cap, for a model measured at `seconds` per token and parameter."""
-    task = instantiate_checked(cfg.task, "task", {"seed": 0})
-    spec = task.spec
-    net = build_model(cfg.model, d_input=spec.d_input, d_output=spec.d_output,
-                      input_kind=spec.input_kind, readout=spec.readout)
+    task, net = built(cfg)
     params = sum(p.numel() for p in net.parameters())
-    tokens = task.batch_size * spec.seq_len
+    tokens = task.batch_size * task.spec.seq_len
     return cap_steps(cfg, task) * tokens * seconds * params, params
 
 
 def project(sweep: str, seconds: dict, runs: dict) -> dict[str, float]:
     """Projected job hours of `sweep` per model."""
     hours = {}
-    for model in track_models():
-        if sweep == "word_problem_neg" and model != "mamba":
-            continue
+    for model in track_models(sweep):
         if model not in seconds:
             continue
         configs = point_configs(sweep, model)

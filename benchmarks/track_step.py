@@ -11,9 +11,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from fnmatch import fnmatch
+from pathlib import Path
 
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 
 from common.registry import model_names
 from harness.compose import compose_run
@@ -21,21 +24,40 @@ from harness.run import complete_defaults, instantiate_checked
 from models.build import build_model
 from tasks.metrics import loss_fn
 
+SWEEPS = Path(__file__).resolve().parent.parent / "conf" / "experiment" / "leaderboard"
 
-def track_models() -> list[str]:
-    """The models the leaderboard sweeps race: every config in conf/model/ but the paper's variants."""
-    return [m for m in model_names() if m != "crnn" and not m.startswith("ladder/")]
+
+def swept(sweep: str, model: str) -> bool:
+    """Whether `sweep` races `model`, read from the sweep file's own model list: its names, or a
+    glob over conf/model/ with exclusions (as Hydra's sweeper expands it)."""
+    listed = str(OmegaConf.load(SWEEPS / f"{sweep}.yaml").hydra.sweeper.params.model)
+    if listed.startswith("glob("):
+        excluded = listed.split("exclude=[", 1)[1].rstrip("])").split(",") if "exclude=[" in listed else []
+        return not any(fnmatch(model, pattern) for pattern in excluded)
+    return model in listed.split(",")
+
+
+def track_models(sweep: str) -> list[str]:
+    """The models `sweep` races: the configs in conf/model/ its model list selects."""
+    return [m for m in model_names() if swept(sweep, m)]
+
+
+def built(cfg):
+    """The task and the model a run of `cfg` trains (seed 0)."""
+    task = instantiate_checked(cfg.task, "task", {"seed": 0})
+    spec = task.spec
+    torch.manual_seed(0)
+    net = build_model(cfg.model, d_input=spec.d_input, d_output=spec.d_output,
+                      input_kind=spec.input_kind, readout=spec.readout)
+    return task, net
 
 
 def step_times(sweep: str, model: str, point: list[str], steps: int, warmup: int) -> dict:
     cfg, _ = compose_run([f"experiment=leaderboard/{sweep}", f"model={model}", "results_dir=/tmp/track_step",
                           *point])
     complete_defaults(cfg)
-    task = instantiate_checked(cfg.task, "task", {"seed": 0})
+    task, net = built(cfg)
     spec = task.spec
-    torch.manual_seed(0)
-    net = build_model(cfg.model, d_input=spec.d_input, d_output=spec.d_output,
-                      input_kind=spec.input_kind, readout=spec.readout)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
     rng = np.random.default_rng(0)
     times = []
@@ -65,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     point = args.point or (["++task.delay=64"] if args.sweep == "copy" else [])
-    rows = [step_times(args.sweep, m, point, args.steps, args.warmup) for m in (args.models.split(",") if args.models else track_models())]
+    rows = [step_times(args.sweep, m, point, args.steps, args.warmup) for m in (args.models.split(",") if args.models else track_models(args.sweep))]
     lstm = next((r for r in rows if r["model"] == "lstm"), None)
     print(f"sweep {args.sweep} {' '.join(point)}, 1 thread, median of {args.steps} steps after {args.warmup}")
     print("| model | state per layer | params | ms/step | steps/s | tokens/s | time vs lstm |")

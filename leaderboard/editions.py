@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
+from common.rules import easiest_first, harder
 from leaderboard.build import PUBLISHED, collect
 from leaderboard.curves import Curve, CurveRow, curves_of
 from leaderboard.protocol import old
@@ -45,8 +46,7 @@ def _g(value) -> str:
 def side(row: CurveRow, curve: Curve) -> Side:
     states = sorted({s for r in row.records if (s := state_per_layer(r)) is not None})
     h = row.horizon
-    harder = [v for v in curve.values if v in row.cells and (h is None or (v < h if curve.easier_up else v > h))]
-    first = (sorted(harder, reverse=curve.easier_up) or [None])[0]
+    first = next(iter(easiest_first([v for v in row.cells if h is None or harder(v, h, curve.easier)], curve.easier)), None)
     ends = Counter()
     if first is not None:
         for r in row.cells[first].runs:
