@@ -26,10 +26,12 @@ from benchmarks.track_step import SWEEPS, built, track_models
 from common.lr_rules import grid_of, parse_reference
 from harness.compose import compose_run
 from harness.run import complete_defaults, instantiate_checked
+from harness.state_cap import apply_state_cap
 from leaderboard.build import PUBLISHED, collect
 from leaderboard.protocol import old
 
-TRACK = ["copy", "teacher", "selective_copy", "mqar", "mqar_state", "word_problem", "word_problem_neg", "smnist", "sfmnist"]
+TRACK = ["copy", "word_problem", "word_problem_neg", "selective_copy", "mqar", "teacher", "smnist", "sfmnist",
+         "mqar_state"]  # make cpu-track's order
 JOB_HOURS = 20.0
 
 
@@ -59,6 +61,8 @@ def measured(records: list[dict]) -> tuple[dict, dict, dict]:
 def point_configs(sweep: str, model: str) -> list:
     """The sweep's config for `model` at each of its reference candidates (one config without an axis)."""
     base, _ = compose_run([f"experiment=leaderboard/{sweep}", f"model={model}", "results_dir=/tmp/track_cost"])
+    complete_defaults(base)
+    apply_state_cap(base)  # a dense layer's candidates stop at the sweep's dense_state_max
     ref = parse_reference(OmegaConf.to_container(base.lr_reference, resolve=True))
     points = [[]]
     if ref is not None and ref.key:

@@ -11,6 +11,7 @@ NOT_IDENTITY = (
     "sensitivity",  # the diagnostics observe a run; they change nothing it computes
     "lr_reference",  # how the learning rate was found; the rate itself is optimizer.lr
     "stop.climb_failures",  # whether a run happens at all, not what it computes
+    "dense_state_max",  # likewise
     "model.layer.scan_impl",  # which kernel computes the same recurrence
 )
 SELECTED_OVER = ("optimizer.lr",)

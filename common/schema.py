@@ -57,6 +57,9 @@ class RunSchema:
     lr_reference: Any = None                # {key: value}: take optimizer.lr chosen on validation at that point of the curve
     # key null: the task's own axis (if any) is the curve's; part of the run's identity once set (common/keys.py: UNSET)
     curve_axis: CurveAxis = field(default_factory=CurveAxis)
+    # sweeps: a layer with a dense recurrence (step ~ S², models.layer.RecurrentLayer.diagonal False) runs only
+    # at model.layer.state <= this; null: every state the sweep lists (harness/state_cap.py)
+    dense_state_max: int | None = None
     stop: StopRule = field(default_factory=StopRule)
     model: Any = None
     task: Any = None

@@ -17,6 +17,7 @@ from common.record import Axis
 from common.rules import SEEDS, easier_up, easiest_first, harder, run_solved
 from harness.identity import records_of_setting
 from harness.learning_rate import lr_skip, reference_choice
+from harness.state_cap import state_cap_skip
 
 
 def run_axis(cfg: DictConfig | None, task) -> tuple[Axis | None, str | None]:
@@ -97,6 +98,9 @@ def failed_below(cfg: DictConfig, task, failures: int) -> list[float] | None:
 
 def skip_reason(cfg: DictConfig, task) -> tuple[str, str] | None:
     """None when this declared run is needed; else (outcome, why) for the sweep's report."""
+    capped = state_cap_skip(cfg)
+    if capped is not None:
+        return capped
     failures = cfg.stop.climb_failures
     axis = run_axis(cfg, task)[0]
     if failures and axis is not None and task.horizon_criterion() is not None:

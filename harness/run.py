@@ -24,6 +24,7 @@ from harness.learning_rate import apply_lr_grid, lr_from_reference
 from harness.quiet import quiet_libraries
 from harness.record import build_record, device_name
 from harness.saving import save_record
+from harness.state_cap import apply_state_cap
 from harness.stopping import SolveWatch, early_stopping, outcome
 from models.backbone import Backbone
 from models.build import BACKBONE_PROVIDED, LAYER_PROVIDED, build_model
@@ -95,6 +96,7 @@ class Run:
         checks.settle_precision(cfg.trainer)
         complete_defaults(cfg)
         apply_lr_grid(cfg)
+        apply_state_cap(cfg)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.task = instantiate_checked(cfg.task, "task", {"seed": cfg.seed})

@@ -33,6 +33,9 @@ class SweepReport(Callback):
             line += f"; {skipped} skipped: an ok record already exists (force=true to redo)"
         if counts["beyond_horizon"]:
             line += f"; {counts['beyond_horizon']} not run: beyond the model's horizon (two failures below)"
+        if counts["beyond_state_cap"]:
+            line += (f"; {counts['beyond_state_cap']} not run: a dense recurrence above the sweep's "
+                     f"dense_state_max")
         if counts["not_needed"]:
             line += f"; {counts['not_needed']} not run: the learning-rate rules do not call for them"
         if counts["waiting"]:

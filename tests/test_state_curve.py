@@ -218,9 +218,56 @@ def test_the_state_sweeps_declare_the_axis_the_grid_and_every_rate():
         assert "crnn" in params.model and "ladder" in params.model and cfg.stop.climb_failures == 1, name
     states = {name: [float(x) for x in str(cfg.hydra.sweeper.params[f"++{KEY}"]).split(",")]
               for name, cfg in sweeps.items()}
-    assert sorted(states["mqar_state"]) == [128, 256, 512, 1024, 2048, 4096]
+    assert sorted(states["mqar_state"]) == [128, 256, 512, 1024]
     assert states["mqar_state"] == easiest_first(states["mqar_state"], "up")     # the climb goes down
     assert tuple(sorted(states["mqar_state_lr"])) == ref.candidates           # the reference runs its candidates
+    # the dense recurrences (step ~ S²) stop at 256, where some reference candidate still is
+    assert {cfg.dense_state_max for cfg in sweeps.values()} == {256} and min(ref.candidates) <= 256
+
+
+def _state_point(model: str, S: int, *extra: str):
+    from harness.compose import compose_run
+    from harness.run import complete_defaults
+    from harness.state_cap import apply_state_cap
+
+    cfg, _ = compose_run(["experiment=leaderboard/mqar_state_lr", f"model={model}", f"++{KEY}={S}",
+                          "results_dir=/tmp/state_cap_unused", *extra])
+    complete_defaults(cfg)
+    apply_state_cap(cfg)
+    return cfg
+
+
+DENSE = {"gru": True, "linear_rnn": True, "lru": False, "mamba": False}   # RecurrentLayer.diagonal, negated
+
+
+@pytest.mark.parametrize("model", sorted(DENSE))
+def test_a_dense_recurrence_runs_only_up_to_the_sweeps_cap_and_chooses_its_rate_there(model):
+    """Each layer says whether its recurrence is dense (`RecurrentLayer.diagonal`), so the sweep caps
+    the dense ones' state without naming them: above the cap a run is not needed, and the rate's
+    reference candidates are those the model runs (the record carries them, so the page agrees)."""
+    from harness.state_cap import state_cap_skip
+
+    dense = DENSE[model]
+    high, low = _state_point(model, 1024), _state_point(model, 256)
+    assert state_cap_skip(low) is None
+    skip = state_cap_skip(high)
+    assert (skip is not None) == dense
+    if dense:
+        assert skip[0] == "beyond_state_cap" and "S <= 256" in skip[1] and model in skip[1]
+    candidates = list(high.lr_reference.at[KEY])
+    assert candidates == ([256] if dense else [256, 512, 1024])
+    # skip_reason, the sweep's one question, says the same before reading any record
+    assert (skip_reason(high, MQARTask()) == skip) if dense else True
+
+
+def test_no_cap_and_a_cap_below_every_candidate():
+    from harness.state_cap import state_cap_skip
+
+    assert state_cap_skip(_state_point("gru", 1024, "dense_state_max=null")) is None
+    with pytest.raises(ConfigError, match="no candidate at or below dense_state_max=128"):
+        _state_point("gru", 128, "dense_state_max=128")
+    with pytest.raises(ConfigError, match="positive"):
+        _state_point("gru", 128, "dense_state_max=0")
 
 
 def test_the_axis_is_part_of_a_runs_identity_only_once_declared():

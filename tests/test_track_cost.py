@@ -31,6 +31,8 @@ def test_sweeps_are_read_from_their_configs():
     assert curves_per_sweep("copy", "task.delay") == 1
     assert [c.task.delay for c in point_configs("copy", "lstm")] == [4, 16, 64]   # the reference candidates
     assert len(point_configs("smnist", "lstm")) == 1                             # no axis
+    states = {m: [c.model.layer.state for c in point_configs("mqar_state", m)] for m in ("gru", "lru")}
+    assert states == {"gru": [256], "lru": [256, 512, 1024]}   # a dense layer's candidates stop at its cap
 
 
 def test_a_capped_run_costs_cap_times_tokens_times_seconds_per_token_scaled_by_parameters():
