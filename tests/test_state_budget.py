@@ -113,3 +113,23 @@ def test_a_budget_the_structure_cannot_reach_fails_the_run_with_one_line(tmp_pat
     cfg = composed("model=s4d", "task=teacher", "model.state=64", "model.d_model=64", *small_run(tmp_path))
     with pytest.raises(ConfigError, match=r"^model\.state=64: S4D holds its state in units of 128"):
         Run(cfg, output_dir=str(tmp_path / "o"))
+
+
+def _curve_sweeps() -> list[str]:
+    from benchmarks.track_step import SWEEPS
+
+    return sorted(p.stem for p in SWEEPS.glob("*.yaml") if not p.stem.endswith("_lr") and "state" not in p.stem)
+
+
+@pytest.mark.parametrize("sweep", _curve_sweeps())
+def test_every_model_of_a_published_curve_holds_the_same_state(sweep: str):
+    """Equal state per curve (issue: cpu track, third edition): each model a published sweep runs
+    builds its layer at exactly the sweep's declared S, whatever S and width that curve runs at."""
+    from benchmarks.track_step import track_models
+
+    sizes = {}
+    for model in track_models(sweep):
+        cfg = composed(f"experiment=leaderboard/{sweep}", f"model={model}")
+        torch.manual_seed(0)
+        sizes[model] = layer_factory(cfg.model.layer)(cfg.model.d_model).state_size()
+    assert set(sizes.values()) == {cfg.model.layer.state}, sizes
