@@ -76,6 +76,12 @@ def run_solved(record: dict) -> bool:
     return Criterion.from_dict(solve).met(record["metrics"].get("test") or {})
 
 
+def never_left_baseline(record: dict) -> bool:
+    """A third-edition run whose validation metric never left the task's memoryless baseline (such a
+    run cannot plateau, so it trains to its cap: SPEC §6.2). Older records, which do not say, did."""
+    return "left_baseline_at" in record and record["left_baseline_at"] is None
+
+
 def majority(k: int, n: int) -> bool:
     """k of n seeds solved a point: at least two seeds and two thirds of them."""
     return k >= 2 and 3 * k >= 2 * n

@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.rules import never_left_baseline
 from leaderboard.build import PUBLISHED, collect
 from leaderboard.curves import Curve
 from leaderboard.protocol import at_end, old
@@ -52,7 +53,7 @@ def run_checks(records: list[dict], curves: list[Curve], tables: dict) -> list[C
 
     budget = [r for r in ok if r.get("outcome") == "budget"]
     share = len(budget) / len(ok) if ok else 0.0
-    flat = sum(r.get("left_baseline_at") is None for r in budget)
+    flat = sum(never_left_baseline(r) for r in budget)
     checks.append(Check("runs ending `budget`", share <= BUDGET_SHARE,
                         f"{len(budget)} of {len(ok)} ok runs ({100 * share:.1f} %; at most {100 * BUDGET_SHARE:.0f} %)"
                         + (f"; {flat} of them never left the memoryless baseline" if budget else "")))

@@ -84,7 +84,8 @@ class Cell:
 
     @property
     def bound(self) -> bool:
-        """A run stopped by the step cap while still improving: its metric is a bound, not a value."""
+        """A run stopped by the step cap (still improving, or never off the memoryless baseline): its
+        metric is a bound, not a value."""
         return self.outcomes["budget"] > 0
 
     @property
@@ -125,10 +126,15 @@ class CurveRow:
         solved = [v for v, c in self.cells.items() if c.solved]
         return hardest(solved, self.easier) if solved else None
 
-    def budget_beyond(self) -> bool:
-        """Some run past the horizon hit the step cap while still improving: more steps might move it."""
+    def capped_beyond(self) -> list[dict]:
+        """The runs past the horizon (at the chosen rate) that the step cap stopped, still improving
+        or never off the memoryless baseline: more steps might move the horizon."""
         h = self.horizon
-        return any(c.bound for v, c in self.cells.items() if h is None or harder(v, h, self.easier))
+        return [r for v, c in sorted(self.cells.items()) if h is None or harder(v, h, self.easier)
+                for r in c.runs if r.get("outcome") == "budget"]
+
+    def budget_beyond(self) -> bool:
+        return bool(self.capped_beyond())
 
 
 @dataclass

@@ -67,7 +67,7 @@ def lr_text(lr: float | None) -> str:
 
 
 def is_bound(row: Row) -> bool:
-    """A run at the chosen rate hit its cap while still improving: the mean is a bound, not a value."""
+    """A run at the chosen rate hit its cap: the mean is a bound, not a value."""
     return any(r.get("outcome") == "budget" for r in row.chosen)
 
 
@@ -160,6 +160,6 @@ def section(track: str, task: str, variant: str, rows: list[Row], baselines: dic
     records = [r for row in rows for r in row.records]
     if any(r.get("budget") for r in records):
         out[-1] += (f" {budget_text(records)} A run's outcome is `plateaued` when "
-                    f"validation {md(metric)} stops improving within the patience and `budget` when the cap stops it "
-                    f"still improving (its mean is then a bound: `≥`/`≤`); wall time sums every run of the row's grid.")
+                    f"validation {md(metric)} stops improving within the patience and `budget` when the cap stops it, "
+                    f"still improving or never off the memoryless baseline (its mean is then a bound: `≥`/`≤`); wall time sums every run of the row's grid.")
     return out + ["", *table(rows), ""]

@@ -19,7 +19,8 @@ HEADLINE_LEGEND = (
     "differ between the tasks). Horizon: the largest axis value at which some learning rate of the model's grid "
     "solves with ≥ 2 of 3 seeds (criterion of each curve, below); "
     "`< x`: not even the curve's first point; `≥ x`: solved at the curve's last point, so the curve has not found "
-    "the model's limit; `†`: a run beyond the horizon hit the step cap while still improving, so more steps might "
+    "the model's limit; `†`: a run beyond the horizon hit the step cap, still improving or never off the memoryless "
+    "baseline (where no plateau counts), so more steps might "
     "extend it. Steps to solve: median over seeds of the step at which validation first met the criterion, an "
     "unsolved seed counting as never (`–`: fewer than half the seeds solved; `·`: not run there).")
 # Added to the legend only where a curve's axis gets easier upwards (a state-size curve), so a page
@@ -27,8 +28,8 @@ HEADLINE_LEGEND = (
 SMALLEST_LEGEND = (
     " Smallest S (a state-size curve, where a larger value is easier): the smallest state at which some "
     "learning rate solves with ≥ 2 of 3 seeds; `> x`: not even the curve's largest point; `≤ x`: solved at its "
-    "smallest point, so the curve has not found the model's limit; `†`: a run below it hit the step cap while "
-    "still improving.")
+    "smallest point, so the curve has not found the model's limit; `†`: a run below it hit the step cap, "
+    "still improving or never off the memoryless baseline.")
 
 
 def headline_legend(curves: list[Curve]) -> str:
@@ -84,7 +85,7 @@ def steps_cell(steps: float | None) -> str:
 
 
 def metric_text(cell: Cell, curve: Curve) -> str:
-    """Mean ± std at the chosen rate; a bound when some seed hit the step cap still improving."""
+    """Mean ± std at the chosen rate; a bound when some seed hit the step cap."""
     mean, std, _ = cell.row.mean_std(curve.metric)
     if mean is None:
         return "–"
@@ -242,7 +243,8 @@ def _criterion(curve: Curve, which: str = "horizon") -> str | None:
 def _outcome_text(curve: Curve) -> str:
     solve = _criterion(curve, "solve")
     return (f"A run's outcome is `solved` once {solve} (the step is its steps to solve), `plateaued` when it "
-            f"stops improving within the patience, `budget` when the step cap stops it still improving. "
+            f"stops improving within the patience, `budget` when the step cap stops it, still improving or never off "
+            f"the memoryless baseline (where no plateau counts). "
             if solve else "")
 
 
@@ -258,8 +260,7 @@ def curve_section(curve: Curve) -> list[str]:
            f"{_outcome_text(curve)}"
            f"{budget_text(curve.records())} {lr_sentence(curve)} Cells: test {metric} {arrow} mean ± std over seeds at "
            f"that rate (seeds solved k/n; `[w/t rates]`: where several rates ran, w of the t tried solve the point); "
-           f"`{'≥' if curve.higher else '≤'}` marks a bound (a seed hit the step cap "
-           f"while still improving); `{NOT_RUN}` not run (beyond the model's horizon).", ""]
+           f"`{'≥' if curve.higher else '≤'}` marks a bound (a seed hit the step cap); `{NOT_RUN}` not run (beyond the model's horizon).", ""]
     head = ["model", *SIZE_HEAD, result_head(curve), *[axis_text(name, v) for v in curve.values]]
     out += [_row(head), _rule(len(head))]
     for row in curve.rows:

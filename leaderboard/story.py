@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from common.rules import easiest_first, hardest
+from common.rules import easiest_first, hardest, never_left_baseline
 from leaderboard.curves import Curve, CurveRow, axis_text
 from leaderboard.render import md, num
 
@@ -88,21 +88,34 @@ def _unsolved(curve: Curve) -> list[str]:
     return out
 
 
+def _capped(row: CurveRow) -> str:
+    """How the row's capped runs past its result stopped: still improving, or never off the baseline."""
+    runs = row.capped_beyond()
+    flat = sum(never_left_baseline(r) for r in runs)
+    if flat == len(runs):
+        return f"without leaving the memoryless baseline ({flat} run{'s' if flat != 1 else ''})"
+    if not flat:
+        return "while still improving"
+    return f"still improving or, {flat} of {len(runs)} runs, without leaving the memoryless baseline"
+
+
 def _bounds(curve: Curve) -> list[str]:
-    """Where a run past the result stopped at the step cap while still improving, the result is a
-    bound: more steps might move it (the page marks it †)."""
+    """Where a run past the result stopped at the step cap (still improving, or never off the
+    memoryless baseline: each said as the records show it), the result is a bound: more steps might
+    move it (the page marks it †)."""
     capped = [row for row in curve.rows if row.budget_beyond()]
     solvers = [row for row in capped if row.horizon is not None]
     others = [row for row in capped if row.horizon is None]
     out = []
-    if solvers and curve.easier_up:
-        out.append(f"For {_names(solvers)}, a run below the smallest {md(curve.axis_name)} solved hit the step cap "
-                   f"while still improving, so that value is an upper bound.")
-    elif solvers:
-        out.append(f"For {_names(solvers)}, a run beyond the horizon hit the step cap while still improving, "
-                   f"so the horizon is a lower bound.")
-    if others:
-        out.append(f"{_names(others)} had runs stopped by the step cap while still improving, so more steps "
+    for row in solvers:
+        if curve.easier_up:
+            out.append(f"For {md(row.label)}, a run below the smallest {md(curve.axis_name)} solved hit the step cap "
+                       f"{_capped(row)}, so that value is an upper bound.")
+        else:
+            out.append(f"For {md(row.label)}, a run beyond the horizon hit the step cap {_capped(row)}, "
+                       f"so the horizon is a lower bound.")
+    for row in others:
+        out.append(f"{md(row.label)} had runs stopped by the step cap {_capped(row)}, so more steps "
                    f"might solve a point.")
     return out
 

@@ -68,6 +68,21 @@ def test_a_model_that_solves_nothing_but_hit_the_cap_is_said_to_maybe_solve_with
            in story(records)
 
 
+def test_a_capped_run_that_never_left_the_baseline_is_not_said_to_be_improving():
+    """The third edition trains a run that never leaves the memoryless baseline to its cap (no plateau
+    counts there), so its `budget` outcome says nothing about improving: the story says which it was."""
+    records = memory_records()
+    rnn = [r for r in records if r["model"]["name"] == "rnn"]
+    for r in rnn[:2]:
+        r["outcome"], r["left_baseline_at"] = "budget", None
+    text = story(records)
+    assert "rnn had runs stopped by the step cap without leaving the memoryless baseline (2 runs), so more " \
+           "steps might solve a point." in text and "still improving, so more steps" not in text
+    rnn[1]["left_baseline_at"] = 500
+    assert "rnn had runs stopped by the step cap still improving or, 1 of 2 runs, without leaving the " \
+           "memoryless baseline, so more steps might solve a point." in story(records)
+
+
 def test_the_sensitivity_change_is_the_ratio_from_the_first_to_the_last_point_run():
     text = story(memory_records())
     assert "grows 8.0-fold for lru (3.200 at T = 32, 25.6 at T = 256)" in text
