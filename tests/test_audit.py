@@ -52,3 +52,12 @@ def test_unequal_state_and_a_chosen_rate_at_an_end_fail(tmp_path):
     assert not checks["equal state per layer"].passed and "64, 128" in checks["equal state per layer"].detail
     assert not checks["chosen rates bracketed"].passed and "lru on copy (0.0003)" in checks["chosen rates bracketed"].detail
     assert main(["--results", str(tmp_path), "--strict"]) == 1 and main(["--results", str(tmp_path)]) == 0
+
+
+def test_a_rate_at_an_end_of_a_curve_the_model_solves_no_point_of_is_not_a_finding(tmp_path):
+    """Every rate failed everywhere: the best of failing runs sits at an end by chance, and the page
+    says the model solves no point; the check names it apart and passes (as "solves its reference")."""
+    records = _third(grid_runs(4, INNER, best=INNER[-1], solving=()))
+    checks = _checks(tmp_path, records)
+    bracket = checks["chosen rates bracketed"]
+    assert bracket.passed and "solves no point of (the page says so): lru on copy" in bracket.detail
