@@ -32,7 +32,7 @@ class SweepReport(Callback):
         if skipped:
             line += f"; {skipped} skipped: an ok record already exists (force=true to redo)"
         if counts["beyond_horizon"]:
-            line += f"; {counts['beyond_horizon']} not run: beyond the model's horizon (two failures below)"
+            line += f"; {counts['beyond_horizon']} not run: beyond the model's horizon (every rate failed at an easier point: stop.climb_failures)"
         if counts["beyond_state_cap"]:
             line += (f"; {counts['beyond_state_cap']} not run: a dense recurrence above the sweep's "
                      f"dense_state_max")

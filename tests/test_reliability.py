@@ -133,3 +133,18 @@ def test_malformed_record_is_reported_and_skipped(tmp_path):
     lines = [l for l in out.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and "broken.json" in lines[0]
     assert "| m |" in (tmp_path / "lb.md").read_text()
+
+
+def test_the_sweep_report_counts_each_reason_a_declared_run_did_not_run(tmp_path, capsys):
+    from omegaconf import OmegaConf
+
+    from harness.sweep import SweepReport, note_outcome
+
+    for i, outcome in enumerate(["ok", "skipped", "beyond_horizon", "beyond_state_cap", "beyond_state_cap", "waiting"]):
+        note_outcome(tmp_path / str(i), outcome)
+    SweepReport().on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}}))
+    line = capsys.readouterr().out
+    assert line.startswith("sweep finished: 6 runs (1 ok); 1 skipped")
+    assert "1 not run: beyond the model's horizon (every rate failed at an easier point" in line
+    assert "2 not run: a dense recurrence above the sweep's dense_state_max" in line
+    assert "1 waiting for other runs of this pass" in line
