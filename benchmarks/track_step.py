@@ -1,10 +1,11 @@
 """One training step of each model as a leaderboard sweep configures it (issue: cpu track, speed
 first): the sweep's own config (equal state, width, layers, batch), one point of its axis, one
-thread, forward + loss + backward + AdamW step on fresh training batches, as Lightning runs it
-minus Lightning. Prints steps/s, tokens/s and the ratio to the LSTM at the same state.
+thread, forward + loss + backward + AdamW step on the task's own training batches (its
+train_dataloader: fresh synthetic data, or the images), as Lightning runs it minus Lightning. Prints steps/s, tokens/s and the ratio to the LSTM at the same state.
 
     python -m benchmarks.track_step                       # copy at T = 64
     python -m benchmarks.track_step --sweep mqar ++task.n_pairs=8
+    python -m benchmarks.track_step --sweep smnist --steps 5
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import time
 from fnmatch import fnmatch
 from pathlib import Path
 
-import numpy as np
 import torch
 from omegaconf import OmegaConf
 
@@ -59,10 +59,12 @@ def step_times(sweep: str, model: str, point: list[str], steps: int, warmup: int
     task, net = built(cfg)
     spec = task.spec
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    rng = np.random.default_rng(0)
+    task.prepare_data()
+    task.setup("fit")
+    batches = iter(task.train_dataloader())  # the run's own training batches: synthetic or image data alike
     times = []
     for i in range(warmup + steps):
-        batch = task.batch(rng, task.batch_size, "train")
+        batch = next(batches)
         t0 = time.perf_counter()
         loss, _ = loss_fn(spec, net(batch["x"]), batch["y"])
         opt.zero_grad(set_to_none=True)

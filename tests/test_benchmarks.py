@@ -31,3 +31,17 @@ def test_quick_benchmark_writes_every_row(tmp_path):
     layers = {r["name"] for r in rows if r["name"].startswith("layer:")}
     assert layers >= {f"layer:{m}" for m in model_names() if not m.startswith("ladder/")}
     assert "| name | shape |" in proc.stdout
+
+
+def test_track_step_times_a_synthetic_and_an_image_sweep_from_their_own_training_batches(tmp_path):
+    """benchmarks.track_step runs each sweep's own config on the task's own training batches, so an
+    image sweep (no synthetic generator) is timed too (here on a small stand-in in the IDX format)."""
+    from benchmarks.track_step import step_times
+    from tests.fakes import write_idx_dataset
+
+    write_idx_dataset(tmp_path, n_train=40, n_test=8)
+    image = step_times("smnist", "lru", [f"++task.data_dir={tmp_path}"], steps=1, warmup=0)
+    copy = step_times("copy", "lru", ["++task.delay=8"], steps=1, warmup=0)
+    for row in (image, copy):
+        assert row["ms"] > 0 and row["tokens_s"] > 0 and row["state"] and set(row["state"]) == {row["state"][0]}
+    assert image["state"][0] == 64 and copy["state"][0] == 256   # each sweep's own S (the images' cut)
