@@ -18,17 +18,22 @@ SELECTED_OVER = ("optimizer.lr",)
 
 # Keys that are part of a run's identity only once set: left out while they hold their default, so
 # runs and records from before the key existed keep their identity (run key, setting).
-UNSET = {"curve_axis": {"name": None, "key": None, "easier": None}}  # common/schema.py: CurveAxis
+UNSET = {"curve_axis": {"name": None, "key": None, "easier": None},  # common/schema.py: CurveAxis
+         "stop.min_error_drop": None}                                   # common/schema.py: StopRule
 
 # The sensitivity numbers a run's summary, the logger and the leaderboard show.
 SUMMARY_KEYS = ("act_m2_max", "grad_ratio", "state_sens_rel_max", "tau_max_over_T", "jac_fro_lag", "hess_top")
 
 
 def drop_unset(config: dict) -> dict:
-    """`config` without the `UNSET` keys that hold their default or are absent (in place, returned)."""
+    """`config` without the `UNSET` keys (dotted) that hold their default or are absent (in place, returned)."""
     for key, default in UNSET.items():
-        if config.get(key) in (None, default):
-            config.pop(key, None)
+        *parents, leaf = key.split(".")
+        node = config
+        for p in parents:
+            node = node.get(p) if isinstance(node, dict) else None
+        if isinstance(node, dict) and node.get(leaf) in (None, default):
+            node.pop(leaf, None)
     return config
 
 

@@ -28,6 +28,10 @@ class StopRule:
     min_delta: float | None = None  # smallest change that counts as an improvement (null: the task's declared one)
     on_solve: bool = True         # stop as soon as the task's solve criterion holds
     climb_failures: int | None = None  # sweeps: skip axis values above this many consecutive failures
+    # also an improvement: the error 1 - metric of a score bounded by 1 (accuracy) falling by this fraction of
+    # the best so far, so a run closing in on a solve threshold of 0.99 in steps smaller than min_delta is not
+    # a plateau (harness/stopping.py); null: min_delta alone. Part of a run's identity once set.
+    min_error_drop: float | None = None
 
 
 @dataclass

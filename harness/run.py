@@ -123,7 +123,7 @@ class Run:
         self.guard, self.throughput = DivergenceGuard(), Throughput()
         self.watch = SolveWatch(self.task.solve_criterion(), getattr(self.task, "batch_size", 1) * spec.seq_len)
         self.stopper = early_stopping(self.task, cfg.stop.patience, cfg.stop.min_delta, cfg.stop.on_solve,
-                                      warmup=self.optimizer.warmup)
+                                      warmup=self.optimizer.warmup, min_error_drop=cfg.stop.min_error_drop)
         self.trainer = self.make_trainer(self.checkpoint_dir())
 
     def checkpoint_dir(self) -> Path:

@@ -12,6 +12,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 
+from common.config import ConfigError
 from tasks.spec import Criterion
 
 NEVER = 10**9  # patience that never runs out
@@ -51,15 +52,24 @@ class PlateauStopping(EarlyStopping):
     cap and records that it never left the baseline (`left_baseline_at` stays None).
 
     With `relative`, improvement is measured on log(metric), so `min_delta` is a fraction
-    (a loss 5 % lower counts as improving, whatever its scale)."""
+    (a loss 5 % lower counts as improving, whatever its scale).
 
-    def __init__(self, *, baseline: Criterion | None, warmup: float, relative: bool, **kwargs):
+    With `min_error_drop` (a score bounded by 1, such as accuracy), a gain also counts when it
+    shrinks the error 1 - best by that fraction: the step that counts is min(min_delta,
+    min_error_drop x (1 - best)). It changes nothing below 1 - min_delta / min_error_drop (0.9 for
+    0.01 and 0.1); above, a run closing in on a solve threshold of 0.99 in gains smaller than
+    min_delta (0.985 -> 0.989 is a quarter of its error) is not stopped as a plateau, while one whose
+    error stalls still is."""
+
+    def __init__(self, *, baseline: Criterion | None, warmup: float, relative: bool,
+                 min_error_drop: float | None = None, **kwargs):
         self.relative = relative
         if relative:
             kwargs["min_delta"] = -math.log1p(-kwargs["min_delta"])
             if kwargs.get("stopping_threshold") is not None:
                 kwargs["stopping_threshold"] = math.log(kwargs["stopping_threshold"])
         super().__init__(**kwargs)
+        self.min_error_drop, self._min_delta = min_error_drop, self.min_delta
         self.baseline, self.warmup = baseline, warmup
         self.left_baseline_at: int | None = None
         self._patience_open = False
@@ -76,6 +86,8 @@ class PlateauStopping(EarlyStopping):
     def _evaluate_stopping_criteria(self, current: torch.Tensor):
         if self.relative:
             current = torch.log(current.clamp_min(1e-30)) if torch.isfinite(current) else current
+        if self.min_error_drop is not None and torch.isfinite(self.best_score):
+            self.min_delta = min(self._min_delta, self.min_error_drop * max(0.0, 1.0 - float(self.best_score)))
         should_stop, reason = super()._evaluate_stopping_criteria(current)
         if not self._patience_open:
             self.wait_count = 0  # the patience has not started: no validation counts against it
@@ -92,12 +104,19 @@ class PlateauStopping(EarlyStopping):
 
 
 def early_stopping(task, patience: int | None, min_delta: float | None, on_solve: bool,
-                   warmup: float) -> PlateauStopping:
+                   warmup: float, min_error_drop: float | None = None) -> PlateauStopping:
     """The stopping rule of a run on `task`: its solve criterion (when `on_solve`), and the
-    plateau rule with the task's declared baseline and `min_delta` (unless the config sets one)."""
+    plateau rule with the task's declared baseline and `min_delta` (unless the config sets one),
+    and `min_error_drop` where the monitored score is bounded by 1 (an error otherwise)."""
     criterion, watched = task.solve_criterion(), task.monitored()
+    if min_error_drop is not None and (not 0 < min_error_drop < 1 or watched.mode != "max"
+                                       or task.plateau_relative):
+        raise ConfigError(f"stop.min_error_drop={min_error_drop}: a fraction in (0, 1) of the error 1 - "
+                          f"{watched.metric}, for a score bounded by 1 such as accuracy; task {task.name} "
+                          f"monitors {watched.metric} ({watched.mode}): set stop.min_error_drop=null")
     return PlateauStopping(
         baseline=task.left_baseline(), warmup=warmup, relative=task.plateau_relative,
+        min_error_drop=min_error_drop,
         monitor=f"val/{watched.metric}", mode=watched.mode,
         min_delta=task.plateau_delta if min_delta is None else min_delta, patience=patience or NEVER,
         # Lightning compares strictly; the criterion is inclusive

@@ -134,3 +134,45 @@ def test_the_summary_says_when_a_run_never_left_the_baseline(tmp_path):
 
     rec = train_here(tmp_path, *SMALL, "optimizer.lr=1e-7", "trainer.max_steps=10", "trainer.val_check_interval=5")
     assert summary_lines(rec)[0].endswith("budget (10 steps); it never left the memoryless baseline")
+
+
+def _stops(stop, values) -> list[bool]:
+    import torch
+
+    stop._patience_open = True
+    return [stop._evaluate_stopping_criteria(torch.tensor(v))[0] for v in values]
+
+
+def test_a_run_closing_in_on_the_solve_threshold_in_small_steps_is_not_a_plateau():
+    """Copy's GRU at T = 32 stopped at 0.989, 0.981 and 0.987 under min_delta 0.01 alone, its error
+    falling by a fifth to two fifths in each patience window: with min_error_drop, a gain counts when
+    it shrinks the error 1 - acc by that fraction, so such a run goes on; a stalled one still stops;
+    and below 1 - min_delta / min_error_drop (here 0.9) nothing changes."""
+    from harness.stopping import early_stopping
+
+    closing = [0.95, 0.955, 0.96, 0.964, 0.968, 0.971, 0.974]     # gains of 0.003-0.005
+    stalled = [0.95, 0.955, 0.953, 0.956, 0.954]                 # the error moves by < 10 %
+    far = [0.5, 0.505, 0.51, 0.515]                              # below 0.9: min_delta decides
+    for values, old, new in ((closing, True, False), (stalled, True, True), (far, True, True)):
+        absolute = early_stopping(CopyTask(delay=4), patience=2, min_delta=0.01, on_solve=True, warmup=0.0)
+        drop = early_stopping(CopyTask(delay=4), patience=2, min_delta=0.01, on_solve=True, warmup=0.0,
+                              min_error_drop=0.1)
+        assert any(_stops(absolute, values)) is old and any(_stops(drop, values)) is new, values
+
+
+def test_min_error_drop_is_for_a_score_bounded_by_one_and_part_of_identity_only_once_set():
+    from common.config import ConfigError
+    from harness.compose import compose_run
+    from harness.identity import identity_config, run_key
+    from harness.stopping import early_stopping
+
+    with pytest.raises(ConfigError, match="stop.min_error_drop=0.1: .* task teacher monitors loss"):
+        early_stopping(TeacherTask(nu0=0.5), patience=1, min_delta=None, on_solve=False, warmup=0.0,
+                       min_error_drop=0.1)
+    with pytest.raises(ConfigError, match="a fraction in"):
+        early_stopping(CopyTask(delay=4), patience=1, min_delta=None, on_solve=False, warmup=0.0, min_error_drop=1.5)
+    plain, _ = compose_run(["model=lru", "task=copy"])
+    unset, _ = compose_run(["model=lru", "task=copy", "stop.min_error_drop=null"])
+    drop, _ = compose_run(["model=lru", "task=copy", "stop.min_error_drop=0.1"])
+    assert "min_error_drop" not in identity_config(plain)["stop"] and run_key(plain) == run_key(unset)
+    assert identity_config(drop)["stop"]["min_error_drop"] == 0.1 and run_key(drop) != run_key(plain)
