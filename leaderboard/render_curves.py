@@ -248,6 +248,16 @@ def _outcome_text(curve: Curve) -> str:
             if solve else "")
 
 
+def _cap_text(curve: Curve) -> str:
+    """Where the sweep ran a dense recurrence only up to a state (`dense_state_max`, as its records carry it)."""
+    caps = sorted({cap for r in curve.records() if (cap := (r.get("config") or {}).get("dense_state_max"))})
+    if not caps:
+        return ""
+    at = ", ".join(f"{c:g}" for c in caps)
+    return (f", or above the largest state the sweep runs a dense recurrence at, {md(curve.axis_name)} = {at}: "
+            f"`dense_state_max`, since a dense layer's step grows with S²")
+
+
 def curve_section(curve: Curve) -> list[str]:
     name, arrow, metric = md(curve.axis_name), "↑" if curve.higher else "↓", md(curve.metric)
     over = f"smallest {name} solved" if curve.easier_up else "horizon"
@@ -260,7 +270,7 @@ def curve_section(curve: Curve) -> list[str]:
            f"{_outcome_text(curve)}"
            f"{budget_text(curve.records())} {lr_sentence(curve)} Cells: test {metric} {arrow} mean ± std over seeds at "
            f"that rate (seeds solved k/n; `[w/t rates]`: where several rates ran, w of the t tried solve the point); "
-           f"`{'≥' if curve.higher else '≤'}` marks a bound (a seed hit the step cap); `{NOT_RUN}` not run (beyond the model's horizon).", ""]
+           f"`{'≥' if curve.higher else '≤'}` marks a bound (a seed hit the step cap); `{NOT_RUN}` not run (beyond the model's horizon{_cap_text(curve)}).", ""]
     head = ["model", *SIZE_HEAD, result_head(curve), *[axis_text(name, v) for v in curve.values]]
     out += [_row(head), _rule(len(head))]
     for row in curve.rows:

@@ -190,12 +190,18 @@ def test_models_run_over_different_ranges_of_S_are_bounded_by_their_own_range(tm
     records += grid_runs(1024, 1e-3, solving=tuple(INNER), candidates=diagonal)
     records += [r for S in (128, 256, 512) for r in at_rate(S, 1e-3, True, candidates=diagonal)]
     for r in records:
+        r["config"]["dense_state_max"] = 256   # as the sweep records it (not part of the setting)
         write_record(r, tmp_path)
     (curve,) = collect(tmp_path).curves
     assert curve.values == [64, 128, 256, 512, 1024]
     table, _ = headline([curve], {})
     body = {cells(line)[0]: cells(line) for line in table[2:]}
     assert body["gru"][3] == "> 256" and body["lru"][3] == "≤ 128"
+    # the page says why the dense row stops at 256: not its horizon, the sweep's cap
+    from leaderboard.render_curves import curve_section
+
+    legend = "\n".join(curve_section(curve))
+    assert "or above the largest state the sweep runs a dense recurrence at, S = 256: `dense_state_max`" in legend
 
 
 # -- the sweeps and a real run -------------------------------------------------------------------
