@@ -442,8 +442,9 @@ def test_memory_hint_names_the_evaluation_sets_when_they_dominate(monkeypatch):
 def _hostile_records(directory: Path) -> None:
     directory.mkdir()
     published = sorted((ROOT / "leaderboard" / "results").glob("*.json"))
-    for src in [next(p for p in published if p.name.startswith("copy-lru")),
-                next(p for p in published if p.name.startswith("smnist-lru"))]:
+    # a memory curve's record and an image table's, whichever models the published results hold
+    for src in [next(p for p in published if p.name.startswith("copy-")),
+                next(p for p in published if p.name.startswith("smnist-"))]:
         rec = json.loads(src.read_text())
         rec["model"]["name"] = HOSTILE
         rec["cost"]["device"] = "<b>cpu</b> *x* `y` http://evil.example"
