@@ -25,14 +25,20 @@ UNSET = {"curve_axis": {"name": None, "key": None, "easier": None},  # common/sc
 SUMMARY_KEYS = ("act_m2_max", "grad_ratio", "state_sens_rel_max", "tau_max_over_T", "jac_fro_lag", "hess_top")
 
 
+def _parent(config: dict, key: str) -> tuple[dict | None, str]:
+    """The dict holding dotted `key` (None where a parent is missing) and the key's last part."""
+    *parents, leaf = key.split(".")
+    node = config
+    for p in parents:
+        node = node.get(p) if isinstance(node, dict) else None
+    return (node if isinstance(node, dict) else None), leaf
+
+
 def drop_unset(config: dict) -> dict:
     """`config` without the `UNSET` keys (dotted) that hold their default or are absent (in place, returned)."""
     for key, default in UNSET.items():
-        *parents, leaf = key.split(".")
-        node = config
-        for p in parents:
-            node = node.get(p) if isinstance(node, dict) else None
-        if isinstance(node, dict) and node.get(leaf) in (None, default):
+        node, leaf = _parent(config, key)
+        if node is not None and node.get(leaf) in (None, default):
             node.pop(leaf, None)
     return config
 
@@ -40,10 +46,7 @@ def drop_unset(config: dict) -> dict:
 def drop_keys(config: dict, dotted: tuple[str, ...] | list[str]) -> dict:
     """`config` without the dotted keys (in place, returned for chaining)."""
     for key in dotted:
-        *parents, leaf = key.split(".")
-        node = config
-        for p in parents:
-            node = node.get(p) if isinstance(node, dict) else None
-        if isinstance(node, dict):
+        node, leaf = _parent(config, key)
+        if node is not None:
             node.pop(leaf, None)
     return config
