@@ -3,9 +3,8 @@ the sweeps (the rate a curve uses, the climbing rule). From records to rows: gro
 learning rate on validation, summarise the test metric over seeds, count divergences.
 
 A *setting* is everything a run computes except its learning rate and seed: rows of
-the leaderboard are settings, and within a setting the learning rate is chosen by
-the mean validation value of the task's primary metric over seeds. Test numbers
-never take part in the choice.
+the leaderboard are settings, and within a setting the learning rate is chosen on validation
+over the seeds every rate ran (`choose_lr`). Test numbers never take part in the choice.
 """
 from __future__ import annotations
 
@@ -79,10 +78,24 @@ class Row:
         return statistics.fmean(vals) if vals else None
 
 
+def _solved_on_validation(record: dict) -> bool:
+    return record["status"] == "ok" and record.get("outcome") == "solved"
+
+
+def _steps_to_solve(record: dict) -> float:
+    return float((record.get("solved_at") or {}).get("step") or record.get("steps") or 0)
+
+
 def choose_lr(row: Row) -> None:
-    """Best learning rate by mean validation primary metric over the seeds every rate ran
-    (a grid on seed 0, then more seeds at the chosen rate, keeps its choice); a run that
-    diverged or failed counts as the worst possible value at its learning rate."""
+    """The learning rate chosen on validation, over the seeds every rate ran (a grid on seed 0, then
+    more seeds at the chosen rate, keeps its choice): the largest share of runs solved on validation first, then the
+    fewest steps to solve, then the best mean validation primary metric, then the smaller rate. A run
+    that diverged or failed counts as the worst possible value at its learning rate.
+
+    Why speed before the metric: a solved run stops at the first validation that meets the criterion,
+    so among rates that solve, its last value (0.991 or 0.9914) is noise, while the steps it took are
+    not (a GRU on copy at T = 16 solved in 2,100 steps at 3e-3 and 5,700 at 1e-2). Ranking by the
+    metric alone sent ties at 1.0 to the smallest rate, the slowest, at an end of the grid."""
     metric, higher = primary_of(row.records[0])
     worst = -math.inf if higher else math.inf
     by_lr: dict[float | None, list[dict]] = defaultdict(list)
@@ -91,16 +104,18 @@ def choose_lr(row: Row) -> None:
     row.lr_grid = sorted(lr for lr in by_lr if lr is not None)
     shared = set.intersection(*({r.get("seed") for r in runs} for runs in by_lr.values()))
 
-    def score(runs: list[dict]) -> float:
+    def rank(lr: float | None, runs: list[dict]) -> tuple:
+        compared = [r for r in runs if not shared or r.get("seed") in shared]
         vals = []
-        for r in runs:
-            if shared and r.get("seed") not in shared:
-                continue
+        for r in compared:
             v = (r["metrics"].get("val") or {}).get(metric) if r["status"] == "ok" else None
             vals.append(v if isinstance(v, (int, float)) and math.isfinite(v) else worst)
-        return statistics.fmean(vals)
+        score = statistics.fmean(vals)
+        solved = [r for r in compared if _solved_on_validation(r)]
+        steps = statistics.fmean(_steps_to_solve(r) for r in solved) if solved else 0.0
+        return len(solved) / len(compared), -steps, score if higher else -score, -(lr or 0)
 
-    ranked = sorted(by_lr.items(), key=lambda kv: (score(kv[1]) if higher else -score(kv[1]), -(kv[0] or 0)), reverse=True)
+    ranked = sorted(by_lr.items(), key=lambda kv: rank(*kv), reverse=True)
     row.lr, row.chosen = ranked[0][0], sorted(ranked[0][1], key=lambda r: (r["seed"], r["run_id"]))
 
 

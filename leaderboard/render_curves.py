@@ -199,7 +199,8 @@ def lr_sentence(curve: Curve) -> str:
         else:
             parts.append(f"chosen on validation at {_axis(curve, ref)} from {_rates(list(grid))}: {chosen}")
     edge = any(_at_grid_end(r.lr, g) for (_, g), rows in groups.items() for r in rows)
-    return (_reference_rule(curve) + "Learning rate " + "; ".join(parts) + "."
+    return (_reference_rule(curve) + "Learning rate (on validation: the rate solving on the most seeds, then in the "
+            "fewest steps, then the best mean metric, then the smaller rate) " + "; ".join(parts) + "."
             + (" A rate at a grid end was not bracketed: one beyond it was not tried." if edge else ""))
 
 
