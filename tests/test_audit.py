@@ -61,3 +61,17 @@ def test_a_rate_at_an_end_of_a_curve_the_model_solves_no_point_of_is_not_a_findi
     checks = _checks(tmp_path, records)
     bracket = checks["chosen rates bracketed"]
     assert bracket.passed and "solves no point of (the page says so): lru on copy" in bracket.detail
+
+
+def test_a_run_solved_on_validation_may_miss_on_test_by_chance_but_not_beyond(tmp_path):
+    """A run stops at the first validation meeting 0.99, so its test value sits near the threshold:
+    in the third edition's first copy and word-problem sweeps 9 of 169 such runs missed by 0.00006 to
+    0.0031. A miss beyond the noise band means validation and test disagree."""
+    records = _third(grid_runs(4, INNER, best=1e-3, solving=tuple(INNER)))
+    records[0]["metrics"]["test"]["acc"] = 0.9869
+    check = _checks(tmp_path, records)["validation and test agree"]
+    assert check.passed and check.detail == ("11 of 12 runs solved on validation meet the criterion on test; "
+                                             "1 miss it within the noise (by at most 0.0031)")
+    records[1]["metrics"]["test"]["acc"] = 0.95
+    check = _checks(tmp_path / "beyond", records)["validation and test agree"]
+    assert not check.passed and f"beyond it: {records[1]['run_id']} (0.04)" in check.detail
