@@ -59,6 +59,14 @@ class Criterion:
             return False
         return value >= self.threshold if self.mode == "max" else value <= self.threshold
 
+    def shortfall(self, metrics: dict) -> float:
+        """How far `metrics` miss the criterion (0 when met, inf when the metric is missing or NaN):
+        a score in its own units, a loss (mode min) as a fraction of the threshold."""
+        value = metrics.get(self.metric)
+        if not isinstance(value, (int, float)) or value != value:
+            return float("inf")
+        return max(0.0, self.threshold - value) if self.mode == "max" else max(0.0, value / self.threshold - 1)
+
     def as_dict(self) -> dict:
         return {"metric": self.metric, "mode": self.mode, "threshold": self.threshold}
 
@@ -67,11 +75,16 @@ class Criterion:
         return cls(d["metric"], d["mode"], d["threshold"])
 
 
+def solved_on_validation(record: dict) -> bool:
+    """An ok run that ended `solved`: its task's criterion met on validation (test not consulted)."""
+    return record["status"] == "ok" and record.get("outcome") == "solved"
+
+
 def run_solved(record: dict) -> bool:
     """An ok run that ended `solved` and whose test metrics meet the same criterion, its own
     task's solve criterion (thresholds may depend on the axis value, so each record carries its own)."""
     solve = record["task"].get("solve")
-    if record["status"] != "ok" or record.get("outcome") != "solved" or not solve:
+    if not solved_on_validation(record) or not solve:
         return False
     return Criterion.from_dict(solve).met(record["metrics"].get("test") or {})
 

@@ -18,6 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from common.keys import NOT_IDENTITY, SELECTED_OVER, SUMMARY_KEYS, drop_keys, drop_unset
+from common.rules import solved_on_validation
+
+# choose_lr's order, as the page states it
+CHOICE_RULE = "the rate solving on the most seeds, then in the fewest steps, then the best mean metric, then the smaller rate"
 
 
 def setting_of(record: dict) -> dict:
@@ -78,10 +82,6 @@ class Row:
         return statistics.fmean(vals) if vals else None
 
 
-def _solved_on_validation(record: dict) -> bool:
-    return record["status"] == "ok" and record.get("outcome") == "solved"
-
-
 def _steps_to_solve(record: dict) -> float:
     return float((record.get("solved_at") or {}).get("step") or record.get("steps") or 0)
 
@@ -111,7 +111,7 @@ def choose_lr(row: Row) -> None:
             v = (r["metrics"].get("val") or {}).get(metric) if r["status"] == "ok" else None
             vals.append(v if isinstance(v, (int, float)) and math.isfinite(v) else worst)
         score = statistics.fmean(vals)
-        solved = [r for r in compared if _solved_on_validation(r)]
+        solved = [r for r in compared if solved_on_validation(r)]
         steps = statistics.fmean(_steps_to_solve(r) for r in solved) if solved else 0.0
         return len(solved) / len(compared), -steps, score if higher else -score, -(lr or 0)
 

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.rules import Criterion, never_left_baseline
+from common.rules import Criterion, never_left_baseline, solved_on_validation
 from leaderboard.build import PUBLISHED, collect
 from leaderboard.curves import Curve
 from leaderboard.protocol import at_end, old
@@ -39,15 +39,6 @@ class Check:
 
     def line(self) -> str:
         return f"{'ok  ' if self.passed else 'FAIL'}  {self.name}: {self.detail}"
-
-
-def test_miss(record: dict) -> tuple[float, str]:
-    """How far a run misses its solve criterion on test (0 when met), and the criterion's mode."""
-    crit = Criterion.from_dict(record["task"]["solve"])
-    v = (record["metrics"].get("test") or {}).get(crit.metric)
-    if not isinstance(v, (int, float)) or v != v:
-        return float("inf"), crit.mode
-    return (max(0.0, crit.threshold - v) if crit.mode == "max" else max(0.0, v / crit.threshold - 1)), crit.mode
 
 
 def _names(items: list[str], limit: int = 8) -> str:
@@ -72,14 +63,16 @@ def run_checks(records: list[dict], curves: list[Curve], tables: dict) -> list[C
                         f"{len(budget)} of {len(ok)} ok runs ({100 * share:.1f} %; at most {100 * BUDGET_SHARE:.0f} %)"
                         + (f"; {flat} of them never left the memoryless baseline" if budget else "")))
 
-    solved = [(r, *test_miss(r)) for r in ok if r.get("outcome") == "solved" and (r["task"].get("solve") or {})]
-    missed = [(r, miss, mode) for r, miss, mode in solved if miss > 0]
-    beyond = [f"{r['run_id']} ({miss:.3g})" for r, miss, mode in missed if miss > MISS_BAND[mode]]
+    misses = []  # (run, how far its test metrics miss the criterion it met on validation, that miss's noise band)
+    for r in ok:
+        if solved_on_validation(r) and r["task"].get("solve"):
+            crit = Criterion.from_dict(r["task"]["solve"])
+            misses.append((r, crit.shortfall(r["metrics"].get("test") or {}), MISS_BAND[crit.mode]))
+    chance = [m for _, m, band in misses if 0 < m <= band]
+    beyond = [f"{r['run_id']} ({m:.3g})" for r, m, band in misses if m > band]
     checks.append(Check("validation and test agree", not beyond,
-                        f"{len(solved) - len(missed)} of {len(solved)} runs solved on validation meet the criterion on test"
-                        + (f"; {len(missed) - len(beyond)} miss it within the noise (by at most "
-                           f"{max((m for _, m, mode in missed if m <= MISS_BAND[mode]), default=0):.3g})"
-                           if len(missed) > len(beyond) else "")
+                        f"{sum(m == 0 for _, m, _ in misses)} of {len(misses)} runs solved on validation meet the criterion on test"
+                        + (f"; {len(chance)} miss it within the noise (by at most {max(chance):.3g})" if chance else "")
                         + (f"; beyond it: {_names(beyond)}" if beyond else "")))
 
     dirty = [r["run_id"] for r in new if str(r.get("git_commit") or "").endswith("-dirty")]

@@ -6,7 +6,7 @@ import math
 from collections import defaultdict
 from datetime import datetime
 
-from common.selection import Row, primary_of
+from common.selection import CHOICE_RULE, Row, primary_of
 from leaderboard.curves import Cell, Curve, CurveRow, axis_text, declared_reference, steps_at
 from leaderboard.render import TRACKS, budget_text, code, duration, lr_text, md, metric_cell, num, state_per_layer
 from leaderboard.story import curve_story
@@ -199,8 +199,7 @@ def lr_sentence(curve: Curve) -> str:
         else:
             parts.append(f"chosen on validation at {_axis(curve, ref)} from {_rates(list(grid))}: {chosen}")
     edge = any(_at_grid_end(r.lr, g) for (_, g), rows in groups.items() for r in rows)
-    return (_reference_rule(curve) + "Learning rate (on validation: the rate solving on the most seeds, then in the "
-            "fewest steps, then the best mean metric, then the smaller rate) " + "; ".join(parts) + "."
+    return (_reference_rule(curve) + f"Learning rate (on validation: {CHOICE_RULE}) " + "; ".join(parts) + "."
             + (" A rate at a grid end was not bracketed: one beyond it was not tried." if edge else ""))
 
 
