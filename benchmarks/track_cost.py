@@ -35,9 +35,13 @@ TRACK = ["copy", "word_problem", "word_problem_neg", "selective_copy", "mqar", "
 JOB_HOURS = 20.0
 
 
-def curve_key(record: dict) -> tuple[str, str]:
-    axis = ((record.get("config") or {}).get("curve_axis") or {}).get("key") or ""
-    return record["task"]["name"], axis
+def curve_key(record: dict) -> tuple[str, str, bool]:
+    """A record's curve: its task, its axis key, and whether Mamba runs with negative eigenvalues
+    (word_problem_neg: a curve of its own on the word problem's axis)."""
+    config = record.get("config") or {}
+    axis = (config.get("curve_axis") or {}).get("key") or ""
+    layer = (config.get("model") or {}).get("layer") or {}
+    return record["task"]["name"], axis, bool(layer.get("neg_eigen"))
 
 
 def measured(records: list[dict]) -> tuple[dict, dict, dict]:
@@ -136,8 +140,9 @@ def main(argv: list[str] | None = None) -> None:
     total = 0.0
     for sweep in args.sweeps:
         hours = project(sweep, seconds, runs)
-        cfg = point_configs(sweep, "lstm")[0]
-        key = (instantiate_checked(cfg.task, "task", {"seed": 0}).name, (cfg.get("curve_axis") or {}).get("key") or "")
+        cfg = point_configs(sweep, track_models(sweep)[0])[0]
+        key = (instantiate_checked(cfg.task, "task", {"seed": 0}).name, (cfg.get("curve_axis") or {}).get("key") or "",
+               bool(cfg.model.get("layer", {}).get("neg_eigen")))
         done = spent.get(key, 0.0)
         whole = max(sum(hours.values()), done)
         total += whole

@@ -22,8 +22,8 @@ def test_measured_takes_seconds_per_token_runs_per_curve_and_hours_spent_from_th
     assert seconds == {"lstm": pytest.approx((1 / 2e4 + 1 / 1e4) / 2 / 1000)}
     # copy: 1 + 0.5 + 0.1 capped-run equivalents; the state curve (MQAR keyed on the state): 1; mean 1.3
     assert runs["lstm"] == pytest.approx(1.3) and runs["lru"] == pytest.approx(200 / 6000)
-    assert spent[("copy", "")] == pytest.approx((3600 + 1800 + 360 + 36) / 3600)
-    assert spent[("mqar", "model.layer.state")] == pytest.approx(0.5)
+    assert spent[("copy", "", False)] == pytest.approx((3600 + 1800 + 360 + 36) / 3600)
+    assert spent[("mqar", "model.layer.state", False)] == pytest.approx(0.5)
 
 
 def test_sweeps_are_read_from_their_configs():
@@ -57,3 +57,12 @@ def test_the_track_lists_every_sweep_of_make_cpu_track():
     make = Path(__file__).resolve().parent.parent.joinpath("Makefile").read_text()
     listed = make.split("CPU_TRACK :=")[1].split("SWEEP_PASSES")[0].replace("\\", " ").split()
     assert sorted(TRACK) == sorted(s for s in listed if not s.endswith("_lr"))
+
+
+def test_mamba_with_negative_eigenvalues_is_a_curve_of_its_own():
+    plain = _record("mamba", "word_problem", 600, 6000, 2e4, 360, axis_key=None)
+    neg = _record("mamba", "word_problem", 600, 6000, 2e4, 720, axis_key=None)
+    neg["config"]["model"] = {"layer": {"neg_eigen": True}}
+    _, _, spent = measured([plain, neg])
+    assert spent[("word_problem", "", False)] == pytest.approx(0.1)
+    assert spent[("word_problem", "", True)] == pytest.approx(0.2)
