@@ -30,12 +30,12 @@ from omegaconf import OmegaConf
 from benchmarks.track_cost import capped_run_seconds, measured
 from benchmarks.track_step import SWEEPS, track_models
 from common.lr_rules import MIN_INNER, parse_reference
+from common.record import old
 from common.rules import easiest_first, solved_on_validation
 from harness.compose import compose_run
 from harness.run import complete_defaults
 from harness.state_cap import dense_cap
 from leaderboard.build import PUBLISHED, collect
-from leaderboard.protocol import old
 
 SEEDS = 3
 FAILED_SEEDS = 2  # the chosen rate's majority is out of reach after 2 of its 3 seeds fail

@@ -24,11 +24,11 @@ from omegaconf import OmegaConf
 
 from benchmarks.track_step import SWEEPS, built, track_models
 from common.lr_rules import grid_of, parse_reference
+from common.record import old
 from harness.compose import compose_run
 from harness.run import complete_defaults, instantiate_checked
 from harness.state_cap import apply_state_cap
 from leaderboard.build import PUBLISHED, collect
-from leaderboard.protocol import old
 
 TRACK = ["copy", "word_problem", "word_problem_neg", "selective_copy", "mqar", "teacher", "smnist", "sfmnist",
          "mqar_state"]  # make cpu-track's order

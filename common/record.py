@@ -24,6 +24,12 @@ SCHEMA = 3            # stamped on new records
 READABLE = (1, 2, 3)  # what the builder reads
 STATUSES = ("ok", "diverged", "failed")
 OUTCOMES = ("solved", "plateaued", "budget")
+THIRD_EDITION = 3     # the first schema of the cpu track's third edition (SPEC §6.2)
+
+
+def old(record: dict) -> bool:
+    """A record of the second edition (SPEC §6.1) or earlier, made under the protocol the third replaces."""
+    return (record.get("schema") or 1) < THIRD_EDITION
 
 
 def view(of: type) -> dict:

@@ -7,7 +7,8 @@ The page shows the same records; this says in one screen whether they meet the e
 every ok run has an outcome and a validation history, at most 10 % of ok runs end `budget`, no
 record is `-dirty`, no chosen rate sits unbracketed at an end of the rates tried, every chosen rate
 solves its reference point (or the model solves no point of that curve), one state per layer on
-every curve but a state-size curve, every model on every curve, and the job time against the
+every curve but a state-size curve, every model on every curve with its horizon settled (no point
+past it still open), and the job time against the
 edition's 20 h. One more says how often a run solved on validation misses its criterion on test (a
 run stops at the first validation meeting it, so a miss within the noise is expected; beyond it,
 validation and test disagree)."""
@@ -18,10 +19,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.record import old
 from common.rules import Criterion, never_left_baseline, solved_on_validation
 from leaderboard.build import PUBLISHED, collect
 from leaderboard.curves import Curve
-from leaderboard.protocol import at_end, old
+from leaderboard.protocol import at_end
 from leaderboard.render import state_per_layer
 
 BUDGET_SHARE = 0.10
@@ -121,11 +123,18 @@ def run_checks(records: list[dict], curves: list[Curve], tables: dict) -> list[C
                         + (f"; several: {_names(mixed)}" if mixed else "")))
 
     models = sorted({r["model"]["name"] for r in new})
-    missing = [f"{c.task} ({', '.join(sorted(set(models) - {row.model for row in c.rows}))})" for c in new_curves
+    missing = [f"{c.title} ({', '.join(sorted(set(models) - {row.model for row in c.rows}))})" for c in new_curves
                if set(models) - {row.model for row in c.rows}]
     checks.append(Check("every model on every curve", not missing,
                         f"{len(new_curves) - len(missing)} of {len(new_curves)} curves run all {len(models)} models"
                         + (f"; missing: {_names(missing)}" if missing else "")))
+
+    open_rows = [f"{row.label} on {c.title} at {c.axis_name} = {row.open_at:g}" for c in new_curves for row in c.rows
+                 if row.open_at is not None]
+    n_rows = sum(len(c.rows) for c in new_curves)
+    checks.append(Check("every horizon settled", not open_rows,
+                        f"{n_rows - len(open_rows)} of {n_rows} (model, curve) rows have a horizon or fail their first "
+                        f"point" + (f"; open: {_names(open_rows)}" if open_rows else "")))
 
     hours = sum(float((r.get("cost") or {}).get("wall_s") or 0.0) for r in new) / 3600
     checks.append(Check("job time", hours <= JOB_HOURS, f"{hours:.2f} h by the records' cost.wall_s (at most {JOB_HOURS:g} h)"))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from common.keys import drop_keys
 from common.lr_rules import (
+    OPEN,
     SOLVED,
     Reference,
     by_rate,
@@ -34,8 +35,8 @@ from common.lr_rules import (
     point_verdict,
     rate_key,
 )
-from common.record import OUTCOMES
-from common.rules import SEEDS, easier_up, harder, hardest, run_solved
+from common.record import OUTCOMES, old
+from common.rules import SEEDS, easier_up, easiest_first, harder, hardest, run_solved
 from common.selection import Row, choose_lr, labels, latest_runs, lr_of, primary_of, setting_key, setting_of
 
 INF = math.inf
@@ -125,6 +126,19 @@ class CurveRow:
         that gets easier upwards); None when it solves none (not even the easiest point)."""
         solved = [v for v, c in self.cells.items() if c.solved]
         return hardest(solved, self.easier) if solved else None
+
+    @property
+    def open_at(self) -> float | None:
+        """The point past the horizon that is not settled yet (the chosen rate still short of its
+        seeds, or a rate of the grid not tried there): a third-edition sweep in progress, so the
+        horizon is the points run so far, not a failure. None once the first point past the horizon
+        has failed (or when a second-edition row, whose grid never had to be exhausted, stops)."""
+        if any(old(r) for r in self.records):
+            return None
+        for value in easiest_first(self.cells, self.easier):
+            if self.cells[value].state != SOLVED:
+                return value if self.cells[value].state == OPEN else None
+        return None
 
     def capped_beyond(self) -> list[dict]:
         """The runs past the horizon (at the chosen rate) that the step cap stopped, still improving

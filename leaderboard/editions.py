@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
+from common.record import old
 from common.rules import easiest_first, harder
 from leaderboard.build import PUBLISHED, collect
 from leaderboard.curves import Curve, CurveRow, curves_of
-from leaderboard.protocol import old
 from leaderboard.render import state_per_layer
 from leaderboard.render_curves import horizon_cell
 

@@ -5,14 +5,9 @@ so, with the numbers counted here from the records, so the warning goes away by 
 last old record does."""
 from __future__ import annotations
 
+from common.record import THIRD_EDITION, old
 from leaderboard.curves import Curve
 from leaderboard.render import code, md
-
-THIRD_EDITION = 3  # the record schema of the third edition
-
-
-def old(record: dict) -> bool:
-    return (record.get("schema") or 1) < THIRD_EDITION
 
 
 def at_end(lr, grid) -> bool:
@@ -46,7 +41,7 @@ def progress(records: list[dict], curves: list[Curve], tables: dict) -> list[str
             values = sorted({v for r in new if (v := (r["task"].get("axis") or {}).get("value")) is not None})
             span = "" if not values else (f", {md(c.axis_name)} = {values[0]:g}" if len(values) == 1 else
                                           f", {md(c.axis_name)} = {values[0]:g} to {values[-1]:g}")
-            parts.append(f"{md(c.task)}: {_count(len(new), 'run')}, {_count(len(models), 'model')} "
+            parts.append(f"{md(c.task)} {code(c.curve)}: {_count(len(new), 'run')}, {_count(len(models), 'model')} "
                          f"({', '.join(md(m) for m in models)}){span}")
     for (_track, task, variant), rows in sorted(tables.items()):
         new = [r for row in rows for r in row.records if not old(r)]
@@ -57,8 +52,9 @@ def progress(records: list[dict], curves: list[Curve], tables: dict) -> list[str
         return []
     return ["**Third edition in progress.** The rerun under the fair protocol (SPEC §6.2) has reached: "
             + "; ".join(parts) + ". A curve's second-edition records leave when its rerun begins, so each curve "
-            "below is of one edition; a curve still being rerun shows `·` where a point has not run yet, and its "
-            "horizons are those of the points run so far.", ""]
+            "below is of one edition; a curve still being rerun shows `·` where a point has not run yet and "
+            "`open at x` where a model's next point is not settled yet, and its horizons are those of the points "
+            "settled so far.", ""]
 
 
 def notice(records: list[dict], curves: list[Curve], tables: dict) -> list[str]:

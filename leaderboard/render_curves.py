@@ -32,8 +32,20 @@ SMALLEST_LEGEND = (
     "still improving or never off the memoryless baseline.")
 
 
+# Added only while a third-edition sweep is in progress (some row's next point not settled).
+OPEN_LEGEND = (
+    " `open at x`: the sweep has not settled the point x yet (the chosen rate has not run every seed there, or a "
+    "rate of the grid has not run there), so the value before it is what is solved so far and `·` beyond it is "
+    "not run yet.")
+
+
+def in_progress(curve: Curve) -> bool:
+    return any(row.open_at is not None for row in curve.rows)
+
+
 def headline_legend(curves: list[Curve]) -> str:
-    return HEADLINE_LEGEND + (SMALLEST_LEGEND if any(c.easier_up for c in curves) else "")
+    return (HEADLINE_LEGEND + (SMALLEST_LEGEND if any(c.easier_up for c in curves) else "")
+            + (OPEN_LEGEND if any(in_progress(c) for c in curves) else ""))
 
 
 def _row(cells: list[str]) -> str:
@@ -62,7 +74,9 @@ def horizon_cell(row: CurveRow, curve: Curve) -> str:
     ran = sorted(row.cells) or curve.values
     easiest, hardest = (ran[-1], ran[0]) if curve.easier_up else (ran[0], ran[-1])
     beyond, at_end = ("> ", "≤ ") if curve.easier_up else ("< ", "≥ ")
-    if h is None:
+    if row.open_at is not None:  # a sweep in progress: what is solved so far, and where it stands
+        text = (f"{h:g}, " if h is not None else "") + f"open at {row.open_at:g}"
+    elif h is None:
         text = f"{beyond}{easiest:g}"
     elif h == hardest:
         text = f"{at_end}{h:g}"
@@ -144,13 +158,15 @@ def headline(curves: list[Curve], tables: dict[tuple[str, str, str], list[Row]],
         return ["No records on the cpu track yet."], []
     models = sorted({row.model for c in curves for row in c.rows} | {row.model for key in cols for row in tables[key]})
     head = ["model", *SIZE_HEAD]
+    twice = {c.task for c in curves if sum(d.task == c.task for d in curves) > 1}
     for c in curves:
+        name = _title(c) if c.task in twice else md(c.task)  # which of a task's curves (the word problem's groups)
         if _own_references(c):
-            steps_head = f"{md(c.task)}: steps to solve at the model's reference point"
+            steps_head = f"{name}: steps to solve at the model's reference point"
         elif c.reference is not None:
-            steps_head = f"{md(c.task)}: steps to solve at {_axis(c, c.reference)}"
+            steps_head = f"{name}: steps to solve at {_axis(c, c.reference)}"
         else:
-            steps_head = f"{md(c.task)}: steps to solve at the first point"
+            steps_head = f"{name}: steps to solve at the first point"
         head += [f"{_title(c)}: {result_head(c)}", steps_head]
     head += [f"{md(task)} {code(variant)} ({md(primary_of(tables[(t, task, variant)][0].records[0])[0])})"
              for t, task, variant in cols]
@@ -173,8 +189,10 @@ def headline(curves: list[Curve], tables: dict[tuple[str, str, str], list[Row]],
             best = next((row for row in tables[key] if row.model == model), None)
             cells.append(metric_cell(best, primary_of(best.records[0])[0]) if best else "–")
         body.append(cells)
+    # a column whose points are all still open says nothing yet about the axis: not a warning
     warnings = [f"headline column '{h}' has the same value for every model ({body[0][i]}): extend or move its axis"
-                for i, h in enumerate(head) if i > len(SIZE_HEAD) and len(body) > 1 and len({b[i] for b in body}) == 1]
+                for i, h in enumerate(head) if i > len(SIZE_HEAD) and len(body) > 1 and len({b[i] for b in body}) == 1
+                and "open at" not in body[0][i]]
     return [_row(head), _rule(len(head)), *[_row(b) for b in body]], warnings
 
 
@@ -270,7 +288,8 @@ def curve_section(curve: Curve) -> list[str]:
            f"{_outcome_text(curve)}"
            f"{budget_text(curve.records())} {lr_sentence(curve)} Cells: test {metric} {arrow} mean ± std over seeds at "
            f"that rate (seeds solved k/n; `[w/t rates]`: where several rates ran, w of the t tried solve the point); "
-           f"`{'≥' if curve.higher else '≤'}` marks a bound (a seed hit the step cap); `{NOT_RUN}` not run (beyond the model's horizon{_cap_text(curve)}).", ""]
+           f"`{'≥' if curve.higher else '≤'}` marks a bound (a seed hit the step cap); `{NOT_RUN}` not run (beyond the model's horizon{_cap_text(curve)})."
+           f"{OPEN_LEGEND if in_progress(curve) else ''}", ""]
     head = ["model", *SIZE_HEAD, result_head(curve), *[axis_text(name, v) for v in curve.values]]
     out += [_row(head), _rule(len(head))]
     for row in curve.rows:

@@ -52,6 +52,8 @@ def _coverage(curve: Curve) -> str:
 def _results(curve: Curve) -> str:
     solvers = [row for row in curve.rows if row.horizon is not None]   # rows come ranked
     if not solvers:
+        if all(row.open_at is not None for row in curve.rows):
+            return "No point is settled yet."
         return "No model solves any point run."
     top = hardest(curve.values, curve.easier)
     at_top = [row for row in solvers if row.horizon == top]
@@ -66,7 +68,9 @@ def _results(curve: Curve) -> str:
     else:
         lead = f"No model solves the hardest point run, {_axis(curve, top)}. "
     mark = "≤ " if curve.easier_up else "≥ "
-    order = ", ".join(f"{md(row.label)} {mark * (row.horizon == top)}{row.horizon:g}" for row in solvers)
+    order = ", ".join(f"{md(row.label)} {mark * (row.horizon == top)}{row.horizon:g}"
+                      + (f" so far ({_axis(curve, row.open_at)} not settled yet)" if row.open_at is not None else "")
+                      for row in solvers)
     head = f"Smallest {md(curve.axis_name)} solved, smallest first" if curve.easier_up else "Horizons, largest first"
     return f"{lead}{head}: {order}."
 
@@ -76,7 +80,7 @@ def _unsolved(curve: Curve) -> list[str]:
     only said of a model that ran it."""
     groups: dict[float, list[CurveRow]] = {}
     for row in curve.rows:
-        if row.horizon is None and row.cells:
+        if row.horizon is None and row.cells and row.open_at is None:
             groups.setdefault(easiest_first(row.cells, curve.easier)[0], []).append(row)
     easiest = easiest_first(curve.values, curve.easier)[0] if curve.values else None
     out = []
@@ -85,6 +89,14 @@ def _unsolved(curve: Curve) -> list[str]:
         where = f"not even {_axis(curve, value)}" if value == easiest else f"from {_axis(curve, value)} on"
         out.append(f"{_names(rows)} {_verb(rows, 'solves', 'solve')} none of the points "
                    f"{_verb(rows, 'it', 'they')} ran, {where}.")
+    pending: dict[float, list[CurveRow]] = {}  # a sweep in progress: no point settled yet is no point failed
+    for row in curve.rows:
+        if row.horizon is None and row.open_at is not None:
+            pending.setdefault(row.open_at, []).append(row)
+    for value in easiest_first(pending, curve.easier):
+        rows = pending[value]
+        out.append(f"{_names(rows)} {_verb(rows, 'has', 'have')} no point settled yet: {_axis(curve, value)} "
+                   f"is still open.")
     return out
 
 

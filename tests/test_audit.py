@@ -75,3 +75,14 @@ def test_a_run_solved_on_validation_may_miss_on_test_by_chance_but_not_beyond(tm
     records[1]["metrics"]["test"]["acc"] = 0.95
     check = _checks(tmp_path / "beyond", records)["validation and test agree"]
     assert not check.passed and f"beyond it: {records[1]['run_id']} (0.04)" in check.detail
+
+
+def test_a_horizon_not_settled_yet_fails_until_its_point_runs_every_seed(tmp_path):
+    """The rates compared on seed 0 at the first point: the chosen one solves, its other seeds have not
+    run, so the point is open: neither a horizon nor a failure yet."""
+    records = _third([rec(4, lr, 0, lr == 1e-3, val=0.9 if lr == 1e-3 else 0.5) for lr in INNER])
+    settled = _checks(tmp_path / "a", records)["every horizon settled"]
+    assert not settled.passed and settled.detail == ("0 of 1 (model, curve) rows have a horizon or fail their first "
+                                                     "point; open: lru on copy `loss=all` at T = 4")
+    records += _third([rec(4, 1e-3, s, True, val=0.9) for s in (1, 2)])
+    assert _checks(tmp_path / "b", records)["every horizon settled"].passed

@@ -18,7 +18,7 @@ def test_a_partial_rerun_is_named_with_its_models_and_span(tmp_path):
     old = [rec(8, 1e-3, s, False, schema=2, model="rnn") for s in range(3)]
     text = _headline(tmp_path, new + old)
     assert ("**Third edition in progress.** The rerun under the fair protocol (SPEC §6.2) has reached: "
-            "copy: 24 runs, 2 models (gru, lru), T = 4 to 16.") in text
+            "copy `loss=all`: 24 runs, 2 models (gru, lru), T = 4 to 16.") in text
 
 
 def test_one_edition_says_nothing(tmp_path):

@@ -204,3 +204,35 @@ def test_a_rate_chosen_at_an_end_of_the_grid_is_marked(tmp_path):
     build(tmp_path, tmp_path / "lb.md")
     text = (tmp_path / "lb.md").read_text()
     assert "gru 0.001 (grid end), lru 0.003." in text and "one beyond it was not tried" in text
+
+
+def _third(records: list[dict]) -> list[dict]:
+    for r in records:
+        r["schema"] = 3
+    return records
+
+
+def test_a_point_not_settled_yet_reads_open_never_failed(tmp_path):
+    # third edition: lru has run the rates on seed 0 only (its best solves), rnn every seed at every rate (all fail)
+    lru = _third([crec("lru", 64, 0, test=0.95 if lr == 3e-3 else 0.5, lr=lr, val=0.95 if lr == 3e-3 else 0.5)
+                  for lr in GRID])
+    rnn = _third([crec("rnn", 64, s, test=0.1, lr=lr) for lr in GRID for s in range(3)])
+    write_all(lru + rnn, tmp_path)
+    (curve,) = collect(tmp_path).curves
+    rows = {row.label: row for row in curve.rows}
+    assert rows["lru"].horizon is None and rows["lru"].open_at == 64
+    assert rows["rnn"].open_at is None
+    table, warnings = headline([curve], {})
+    by_model = {cells(line)[0]: cells(line)[3] for line in table[2:]}
+    assert by_model == {"lru": "open at 64", "rnn": "< 64"}
+    text = (tmp_path / "lb.md")
+    build(tmp_path, text)
+    page = text.read_text()
+    assert "lru has no point settled yet: T = 64 is still open." in page and "rnn solves none of the points it ran" in page
+    assert "`open at x`: the sweep has not settled the point x yet" in page
+
+
+def test_a_second_edition_row_is_never_open(tmp_path):
+    write_all([crec("lru", 64, 0, test=0.95)], tmp_path)   # schema 2, one seed: the old sweep ended there
+    (curve,) = collect(tmp_path).curves
+    assert curve.rows[0].open_at is None
