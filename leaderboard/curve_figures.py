@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 from leaderboard.curves import Curve, CurveRow  # noqa: E402
 
@@ -45,9 +46,22 @@ def _panels(curves: list[Curve], n_rows: int = 1):
     return fig, axes
 
 
+def _label_log_y(ax) -> None:
+    """A log y axis whose data span no power of ten gets no labelled tick from matplotlib (a model
+    whose sensitivity stays within a factor 2 drew an axis without numbers): a few plain ticks there."""
+    if ax.get_yscale() != "log" or not ax.has_data():
+        return
+    lo, hi = ax.get_ylim()
+    if lo > 0 and math.floor(math.log10(hi)) == math.floor(math.log10(lo)):
+        ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=4))
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda y, _: f"{y:.4g}"))
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+
+
 def _finish(fig, axes, title: str) -> None:
     handles = {}
     for ax in axes.flat:
+        _label_log_y(ax)
         for h, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, h)
     if handles:
