@@ -28,7 +28,12 @@ def _colours(curves: list[Curve]) -> dict[str, str]:
 
 def _x_axis(ax, curve: Curve) -> None:
     positive = [v for v in curve.values if v > 0]
-    if len(positive) == len(curve.values) > 1 and max(positive) / min(positive) >= 8:
+    fractions = [v for v in positive if v < 1]
+    if len(fractions) == len(curve.values) > 1 and (1 - min(fractions)) / (1 - max(fractions)) >= 8:
+        # values crowding towards 1 (the teacher's nu0 = 0.99, 0.999: memory ~ 1 / (1 - nu0)) spread out
+        ax.set_xscale("logit")
+        ax.minorticks_off()
+    elif len(positive) == len(curve.values) > 1 and max(positive) / min(positive) >= 8:
         ax.set_xscale("log", base=2)
         ax.minorticks_off()
     ax.set_xticks(curve.values, [f"{v:g}" for v in curve.values])  # the values run, not powers of two
@@ -47,13 +52,15 @@ def _panels(curves: list[Curve], n_rows: int = 1):
 
 
 def _label_log_y(ax) -> None:
-    """A log y axis whose data span no power of ten gets no labelled tick from matplotlib (a model
-    whose sensitivity stays within a factor 2 drew an axis without numbers): a few plain ticks there."""
+    """A log y axis whose data span fewer than two powers of ten gets one labelled tick or none from
+    matplotlib (a model whose sensitivity stays within a factor 2 drew an axis without numbers): a
+    few plain ticks there."""
     if ax.get_yscale() != "log" or not ax.has_data():
         return
     lo, hi = ax.get_ylim()
-    if lo > 0 and math.floor(math.log10(hi)) == math.floor(math.log10(lo)):
-        ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=4))
+    if lo > 0 and math.floor(math.log10(hi)) - math.ceil(math.log10(lo)) < 1:  # fewer than two powers of ten inside
+        # within a decade, evenly spaced values; across one power of ten, 1, 2 and 5 times each
+        ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=4) if hi / lo < 10 else ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda y, _: f"{y:.4g}"))
         ax.yaxis.set_minor_formatter(ticker.NullFormatter())
 
@@ -80,7 +87,7 @@ def metric_figure(curves: list[Curve], colours: dict[str, str]):
             ax.errorbar(xs, ys, yerr=err, color=colour, marker="o", capsize=3, label=row.label)
             bx = [x for x in xs if row.cells[x].bound]
             ax.plot(bx, [ys[xs.index(x)] for x in bx], "o", ms=11, mfc="none", color=colour)
-        thresholds = {s["threshold"] for s in curve.criteria().values()}
+        thresholds = {s["threshold"] for s in curve.criteria("solve").values()}  # test must meet it too
         if len(thresholds) == 1:
             ax.axhline(thresholds.pop(), color="grey", ls="--", lw=1)
         if not curve.higher:

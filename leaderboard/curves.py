@@ -178,9 +178,10 @@ class Curve:
     def records(self) -> list[dict]:
         return [r for row in self.rows for r in row.records]
 
-    def criteria(self, which: str = "horizon") -> dict[float, dict]:
-        """The task's `horizon` (test) or `solve` (validation) criterion at each axis value:
-        thresholds may depend on it (the teacher's on ν₀)."""
+    def criteria(self, which: str = "solve") -> dict[float, dict]:
+        """The task's `solve` criterion at each axis value (met on validation to stop, and on test for the
+        run to count: common/rules.py), or the records' older `horizon` one, which no rule reads any more:
+        thresholds may depend on the axis value (the teacher's on ν₀)."""
         return {v: spec for row in self.rows for v, c in row.cells.items()
                 for r in c.row.records[:1] if (spec := r["task"].get(which))}
 

@@ -244,22 +244,22 @@ def _reference_rule(curve: Curve) -> str:
     return where + grow
 
 
-def _criterion(curve: Curve, which: str = "horizon") -> str | None:
-    specs = curve.criteria(which)
+def _criterion(curve: Curve) -> str | None:
+    """The solve criterion as the page states it (watched on validation during training)."""
+    specs = curve.criteria("solve")
     if not specs:
         return None
-    split = "test" if which == "horizon" else "validation"  # the solve criterion is watched during training
     first = next(iter(specs.values()))
     op = "≥" if first["mode"] == "max" else "≤"
     thresholds = {v: s["threshold"] for v, s in sorted(specs.items())}
     if len(set(thresholds.values())) == 1:
-        return f"{split} {md(first['metric'])} {op} {first['threshold']:g}"
-    return (f"{split} {md(first['metric'])} {op} a threshold per point ("
+        return f"validation {md(first['metric'])} {op} {first['threshold']:g}"
+    return (f"validation {md(first['metric'])} {op} a threshold per point ("
             + ", ".join(f"{t:g} at {md(curve.axis_name)} = {v:g}" for v, t in thresholds.items()) + ")")
 
 
 def _outcome_text(curve: Curve) -> str:
-    solve = _criterion(curve, "solve")
+    solve = _criterion(curve)
     return (f"A run's outcome is `solved` once {solve} (the step is its steps to solve), `plateaued` when it "
             f"stops improving within the patience, `budget` when the step cap stops it, still improving or never off "
             f"the memoryless baseline (where no plateau counts). "
