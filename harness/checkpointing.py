@@ -22,6 +22,7 @@ import math
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from weakref import proxy
@@ -37,6 +38,7 @@ from harness.saving import mount_point
 log = logging.getLogger("harness")
 
 IDENTITY_KEY = "run_identity"
+WALL_KEY = "run_wall_s"  # the run's wall time up to this checkpoint, over every session it ran in
 FINETUNE = "finetune:"
 
 
@@ -54,12 +56,14 @@ class AtomicCheckpoint(ModelCheckpoint):
     """ModelCheckpoint that writes each file under a temporary name, then renames it, and
     stamps the run's identity into it."""
 
-    def __init__(self, identity: dict, **kwargs: Any):
+    def __init__(self, identity: dict, clock: Callable[[], float] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.identity = identity
+        self.identity, self.clock = identity, clock
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         checkpoint[IDENTITY_KEY] = self.identity
+        if self.clock is not None:  # a resumed run's record then counts the time before the interruption too
+            checkpoint[WALL_KEY] = round(self.clock(), 2)
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
         if stage == "fit" and self.dirpath:  # no more checkpoints: the folder is free for the next run
@@ -213,6 +217,7 @@ def checked_resume(run) -> str | None:
                       f"{resume_override(found[0])}" if found else "no intact checkpoint beside it: start again without resume")
             raise ConfigError(f"resume: {path} is unreadable ({err}); {beside}") from None
     check_identity(run, path, ckpt)
+    run.wall_before = float(ckpt.get(WALL_KEY) or 0.0)
     return str(path)
 
 

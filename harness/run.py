@@ -88,6 +88,7 @@ class Run:
         self.published = published
         self.skipped = "skipped"  # why execute() returned no record
         self.t_start = time.time()
+        self.wall_before = 0.0  # wall time of earlier sessions of this run, read from the checkpoint it resumes
         if published and writes_published(cfg.results_dir):
             publishable_commit()  # a published record names a commit that exists, clean
         quiet_libraries()
@@ -152,8 +153,9 @@ class Run:
     def make_trainer(self, ckpt_dir: Path) -> L.Trainer:
         trainer_cfg = self.cfg.trainer
         every = trainer_cfg.val_check_interval if isinstance(trainer_cfg.val_check_interval, int) else None
-        checkpoint = checkpointing.AtomicCheckpoint(checkpointing.identity_of(self), dirpath=ckpt_dir, filename="{step}",
-                                                    save_last=True, save_top_k=1, every_n_train_steps=every)
+        checkpoint = checkpointing.AtomicCheckpoint(checkpointing.identity_of(self), clock=self.elapsed, dirpath=ckpt_dir,
+                                                    filename="{step}", save_last=True, save_top_k=1,
+                                                    every_n_train_steps=every)
         callbacks = [self.guard, self.throughput, self.watch, self.stopper, checkpoint, self.sensitivity]
         if trainer_cfg.enable_progress_bar:
             callbacks.append(StepProgressBar(leave=True))
@@ -220,11 +222,15 @@ class Run:
             self.trainer.test(self.module, datamodule=self.task, verbose=False)
         return self.write(status, error, resume)
 
+    def elapsed(self) -> float:
+        """The run's wall time so far: this session's, plus that of the sessions before a resume."""
+        return self.wall_before + time.time() - self.t_start
+
     def params_finite(self) -> bool:
         return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
 
     def write(self, status: str, error: str | None, resume: str | None) -> dict | None:
-        record = to_dict(build_record(self, status, error, resume, time.time() - self.t_start))
+        record = to_dict(build_record(self, status, error, resume, self.elapsed()))
         if self.trainer.global_rank == 0:  # one record per run, written by rank 0
             record.update(checkpointing.provenance(self))
             record["_path"] = save_record(record, self.cfg.results_dir, self.output_dir)

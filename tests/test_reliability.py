@@ -57,8 +57,16 @@ def test_killed_run_resumes_to_the_same_final_metrics(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert not list((cut_dir / "r").glob("*.json")), "a killed run must not leave a record"
+    # the checkpoint carries the run's wall time so far; stretched here so the record must show it
+    import torch
+    (last,) = (cut_dir / "ck").glob("*/last.ckpt")
+    ckpt = torch.load(last, weights_only=False)
+    assert 0 < ckpt["run_wall_s"] < 300
+    ckpt["run_wall_s"] = 1e5
+    torch.save(ckpt, last)
     b = train_here(cut_dir, *_resume_args(cut_dir), "resume=auto")
     assert b["resumed_from"] and b["resumed_from"].endswith("last.ckpt")
+    assert 1e5 < b["cost"]["wall_s"] < 1e5 + 300   # the killed session's time and this one's: the run's job time
     assert b["steps"] == a["steps"] == 200
     assert a["metrics"]["test"] == b["metrics"]["test"]
     assert a["metrics"]["val"] == b["metrics"]["val"]
@@ -148,3 +156,14 @@ def test_the_sweep_report_counts_each_reason_a_declared_run_did_not_run(tmp_path
     assert "1 not run: beyond the model's horizon (every rate failed at an easier point" in line
     assert "2 not run: a dense recurrence above the sweep's dense_state_max" in line
     assert "1 waiting for other runs of this pass" in line
+
+
+def test_every_leaderboard_sweep_resumes_a_run_cut_off_before_it_finished():
+    """The cpu track runs over many sessions, and its longest runs (copy at large T) outlast one:
+    without resume=auto a run stopped at a session's end would start again from step 0 every time."""
+    from benchmarks.track_step import SWEEPS
+    from harness.compose import compose_run
+
+    for path in sorted(SWEEPS.glob("*.yaml")):
+        cfg, _ = compose_run([f"experiment=leaderboard/{path.stem}", "results_dir=/tmp/resume_check"])
+        assert cfg.resume == "auto", path.name
