@@ -64,6 +64,14 @@ class Cell:
                                                             [rate_key(x) for x in rates], SEEDS)
 
     @property
+    def seed0_window(self) -> list[float]:
+        """The rates tried here whose seed-0 run solves the point. Where rates are compared on seed 0 (the
+        track's reference candidates: common/lr_rules.py) only the chosen one runs the other seeds, so
+        the window alone would read as if one rate worked; this says how many did on the seed they ran."""
+        runs = by_rate(self.row.records)
+        return [lr for lr in self.tried if any(r.get("seed") == 0 and run_solved(r) for r in runs.get(lr, []))]
+
+    @property
     def runs(self) -> list[dict]:
         return self.row.chosen
 

@@ -110,8 +110,17 @@ def point_cell(cell: Cell | None, curve: Curve) -> str:
     """The chosen rate's metric and seeds solved; where several rates ran, how many of them solve the point."""
     if cell is None:
         return NOT_RUN
-    window = f" [{len(cell.window)}/{len(cell.tried)} rates]" if len(cell.tried) > 1 else ""
+    window = (f" [{len(cell.window)}/{len(cell.tried)} rates{_seed0(cell, names=False)}]"
+              if len(cell.tried) > 1 else "")
     return f"{metric_text(cell, curve)} ({cell.k}/{cell.n}){window}"
+
+
+def _seed0(cell: Cell, names: bool = True) -> str:
+    """`; seed 0: s/t`, where more rates solve the point on seed 0 than the window counts (rates compared on
+    seed 0 alone, or a rate whose other seeds have not run yet); nothing otherwise."""
+    if not set(cell.seed0_window) - set(cell.window):
+        return ""
+    return f"; seed 0: {len(cell.seed0_window)}/{len(cell.tried)}" + (f" {_rates(cell.seed0_window)}" if names else "")
 
 
 def _span(values) -> str:
@@ -136,7 +145,7 @@ def window_text(cell: Cell, row: CurveRow) -> str:
     which, and how many rates of the grid were not tried (the chosen rate solved it, or not yet)."""
     text = f"{len(cell.window)}/{len(cell.tried)}" + (f" {_rates(cell.window)}" if cell.window else "")
     untried = len(set(row.lr_grid) - set(cell.tried))
-    return text + (f" ({untried} not tried)" if untried else "")
+    return text + (f" ({untried} not tried)" if untried else "") + _seed0(cell)
 
 
 def _own_references(curve: Curve) -> bool:
@@ -287,7 +296,9 @@ def curve_section(curve: Curve) -> list[str]:
            f"a rate solves a point with ≥ 2 of 3 seeds, and a point is solved when some rate of the grid solves it. "
            f"{_outcome_text(curve)}"
            f"{budget_text(curve.records())} {lr_sentence(curve)} Cells: test {metric} {arrow} mean ± std over seeds at "
-           f"that rate (seeds solved k/n; `[w/t rates]`: where several rates ran, w of the t tried solve the point); "
+           f"that rate (seeds solved k/n; `[w/t rates]`: where several rates ran, w of the t tried solve the point, "
+           f"and `seed 0: s/t` where s of them solve it on seed 0, the only seed the rules run a rate on when they "
+           f"compare rates at a reference candidate); "
            f"`{'≥' if curve.higher else '≤'}` marks a bound (a seed hit the step cap); `{NOT_RUN}` not run (beyond the model's horizon{_cap_text(curve)})."
            f"{OPEN_LEGEND if in_progress(curve) else ''}", ""]
     head = ["model", *SIZE_HEAD, result_head(curve), *[axis_text(name, v) for v in curve.values]]
@@ -299,7 +310,8 @@ def curve_section(curve: Curve) -> list[str]:
             "solved / plateaued / budget", "steps to solve", "diverged", "state sens rel (final)",
             "grad rec/other (final)", "wall time"]
     out += ["", "Per point: `lr` is the rate chosen at the reference point; the window counts the rates that solve "
-                "the point (a majority of their seeds) of those tried there, and names them; a point counts as failed "
+                "the point (a majority of their seeds) of those tried there, and names them (`seed 0: s/t`: the rates "
+                "solving it on seed 0, where the rules ran a rate on seed 0 alone); a point counts as failed "
                 "only when every rate of the grid failed there. Outcomes are each run's verdict at the chosen rate "
                 "(solved on validation, plateaued, or stopped by the step cap); steps to solve as in the headline; "
                 "sensitivity at the end of training, mean over seeds; wall time summed over every run of the point "

@@ -236,3 +236,15 @@ def test_a_second_edition_row_is_never_open(tmp_path):
     write_all([crec("lru", 64, 0, test=0.95)], tmp_path)   # schema 2, one seed: the old sweep ended there
     (curve,) = collect(tmp_path).curves
     assert curve.rows[0].open_at is None
+
+
+def test_rates_compared_on_seed_0_show_how_many_solve_there_beside_the_window(tmp_path):
+    # every rate on seed 0 alone (a reference candidate): two of three solve, none has the seeds a majority needs
+    write_all(_third([crec("lru", 64, 0, test=0.95 if lr != 1e-2 else 0.5, lr=lr, val=0.95 if lr == 3e-3 else 0.92)
+                      for lr in GRID]), tmp_path)
+    (curve,) = collect(tmp_path).curves
+    cell = curve.rows[0].cells[64]
+    assert cell.window == [] and cell.seed0_window == [1e-3, 3e-3]
+    build(tmp_path, tmp_path / "lb.md")
+    page = (tmp_path / "lb.md").read_text()
+    assert "[0/3 rates; seed 0: 2/3]" in page and "0/3; seed 0: 2/3 {0.001, 0.003}" in page
