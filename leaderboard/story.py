@@ -1,6 +1,6 @@
 """One paragraph per memory curve saying in words what its tables show: the points run, who solves
 the hardest, who solves none, where a result is only a bound, steps to solve at the reference point,
-and how the final relative state sensitivity changes along the axis (the curse-of-memory diagnostic).
+how many rates of the grid solve there (the learning-rate window), and how the final relative state sensitivity changes along the axis (the curse-of-memory diagnostic).
 
 Computed from the Curve alone, so it can only restate the records: numbers and ratios, never causes.
 A value the records lack is left out rather than guessed. Everything is ordered and formatted
@@ -19,7 +19,7 @@ SENS = "state_sens_rel_max"
 def curve_story(curve: Curve) -> str:
     """The paragraph shown under the curve's title (markdown, record-derived text escaped)."""
     parts = [_coverage(curve), _results(curve), *_unsolved(curve), *_bounds(curve), _steps(curve),
-             _sensitivity(curve)]
+             _windows(curve), _sensitivity(curve)]
     return " ".join(p for p in parts if p)
 
 
@@ -147,6 +147,25 @@ def _steps(curve: Curve) -> str:
         return ""
     where = "each model's reference point" if own else f"the reference point {_axis(curve, curve.reference)}"
     return f"Median steps to solve at {where}, fewest first: {', '.join(e[2] for e in sorted(entries))}."
+
+
+def _windows(curve: Curve) -> str:
+    """How many of the rates tried at each model's reference point solve it on seed 0 (the seed every
+    rate runs there: Okpekpe & Orvieto (2025) find SSMs solve recall only in a narrow window of rates);
+    widest first. Only where a model tried several rates at its reference point."""
+    entries = []
+    for row in curve.rows:
+        cell = row.cells.get(row.reference) if row.reference is not None else None
+        if cell is None or len(cell.tried) < 2:
+            continue
+        solving = cell.seed0_window
+        entries.append((-len(solving) / len(cell.tried), row.label,
+                        f"{md(row.label)} {len(solving)}/{len(cell.tried)}"
+                        + (f" ({', '.join(f'{x:g}' for x in solving)})" if solving else "")))
+    if not entries:
+        return ""
+    return ("Learning-rate window at the reference point (rates whose seed-0 run solves it, of those tried), widest "
+            f"first: {', '.join(e[2] for e in sorted(entries))}.")
 
 
 def _fold(ratio: float) -> str:

@@ -137,3 +137,10 @@ def test_names_from_records_are_escaped_and_the_paragraph_sits_under_the_title(t
 def test_the_paragraph_is_the_same_each_time():
     curves: list[Curve] = curves_of(memory_records())[0]
     assert [curve_story(c) for c in curves] == [curve_story(c) for c in curves_of(memory_records())[0]]
+
+
+def test_the_paragraph_gives_each_models_learning_rate_window_at_its_reference_point():
+    text = story(memory_records())
+    # lru: of the three rates at T = 64 only its chosen 0.003 solves on seed 0; gru: none of them
+    assert ("Learning-rate window at the reference point (rates whose seed-0 run solves it, of those tried), "
+            "widest first: lru 1/3 (0.003), gru 0/3.") in text
