@@ -127,6 +127,7 @@ class CurveRow:
     lr: float | None = None
     lr_grid: list[float] = field(default_factory=list)
     easier: str | None = None           # the axis's direction (common/rules.py); None: harder upwards
+    reference_waiting: str | None = None  # why the rules' reference is not settled yet (a sweep in progress)
 
     @property
     def horizon(self) -> float | None:
@@ -249,7 +250,7 @@ def declared_reference(row: CurveRow) -> Reference | None:
 
 def _reference(row: CurveRow) -> tuple[float | None, float | None, list[float]]:
     """(reference point, rate, rates run there) by the sweeps' rule (common/lr_rules.py), or
-    (named point, None, []) when the records do not settle it."""
+    (named point, None, []) when the records do not settle it (then `row.reference_waiting` says why)."""
     spec, grid = _declared(row)
     try:
         ref = parse_reference(spec, row.easier)
@@ -260,6 +261,7 @@ def _reference(row: CurveRow) -> tuple[float | None, float | None, list[float]]:
                                   [rate_key(x) for x in grid] if grid else None)
         if not choice.waiting and choice.value in row.cells:
             return choice.value, choice.rate, choice.rates
+        row.reference_waiting = choice.waiting
     return _named_reference(row), None, []
 
 

@@ -220,7 +220,8 @@ def lr_sentence(curve: Curve) -> str:
     parts = []
     for (ref, grid), rows in sorted(groups.items(), key=lambda kv: (kv[0][0] is None, kv[0][0] or 0, kv[0][1])):
         # a rate at an end of the grid was not bracketed: a rate beyond it might do better
-        chosen = ", ".join(f"{md(r.label)} {lr_text(r.lr)}{EDGE * _at_grid_end(r.lr, grid)}" for r in rows)
+        chosen = ", ".join(f"{md(r.label)} {lr_text(r.lr)}{EDGE * _at_grid_end(r.lr, grid)}"
+                           + (f" (provisional: {md(r.reference_waiting)})" if r.reference_waiting else "") for r in rows)
         if ref is None:
             parts.append(f"without a reference point (each point's own choice): {chosen}")
         else:

@@ -248,3 +248,14 @@ def test_rates_compared_on_seed_0_show_how_many_solve_there_beside_the_window(tm
     build(tmp_path, tmp_path / "lb.md")
     page = (tmp_path / "lb.md").read_text()
     assert "[0/3 rates; seed 0: 2/3]" in page and "0/3; seed 0: 2/3 {0.001, 0.003}" in page
+
+
+def test_a_reference_not_settled_yet_is_marked_provisional(tmp_path):
+    # lru ran two of the grid's three rates at its reference point T = 64, and one run off it
+    records = [crec("lru", 64, s, test=0.95, lr=lr) for lr in GRID[:2] for s in range(3)]
+    records.append(crec("lru", 32, 0, test=0.95))
+    write_all(_third(records), tmp_path)
+    (curve,) = collect(tmp_path).curves
+    assert curve.rows[0].reference_waiting == "no run at lr 0.01 at task.delay = 64 on every seed yet"
+    build(tmp_path, tmp_path / "lb.md")
+    assert "(provisional: no run at lr 0.01 at task.delay = 64 on every seed yet)" in (tmp_path / "lb.md").read_text()
