@@ -118,7 +118,7 @@ def project(sweep: str, seconds: dict, runs: dict) -> dict[str, float]:
             n = runs.get(model, 0.0) * curves_per_sweep(sweep, ref.key)
         else:  # no axis: the inner rates on seed 0, then the other seeds at the chosen rate
             grid = grid_of(OmegaConf.to_container(configs[0].lr_grid, resolve=True), model) or []
-            n = max(len(grid) - 2, 0) + 2
+            n = max(len(grid) - 2 * (ref.extend if ref else 0), 0) + 2
         hours[model] = n * capped / 3600
     return hours
 

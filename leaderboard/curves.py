@@ -231,11 +231,18 @@ def _most_common(values: list) -> object | None:
     return json.loads(min(counts, key=lambda k: (-counts[k], k))) if counts else None
 
 
+def _newest(records: list[dict], value) -> object | None:
+    """`value(record)` of the newest record that has one: what the sweep declares now (a grid widened
+    since the row's first runs is the one the sweep extends by, and the page must choose by it too)."""
+    found = [(r.get("created") or "", r.get("run_id") or "", v) for r in records if (v := value(r))]
+    return max(found, key=lambda t: (t[0], t[1]))[2] if found else None
+
+
 def _declared(row: CurveRow) -> tuple[object | None, list[float] | None]:
-    """The reference and grid the row's sweeps declared (config `lr_reference`, `lr_grid`); the
-    grid a record names in its `lr_reference` when no config declares one."""
-    spec = _most_common([ref for r in row.records if (ref := (r.get("config") or {}).get("lr_reference"))])
-    grid = _most_common([g for r in row.records if (g := grid_of((r.get("config") or {}).get("lr_grid"), row.model))])
+    """The reference and grid the row's sweeps declared (config `lr_reference`, `lr_grid`), as the
+    newest record says; the grid a record names in its `lr_reference` when no config declares one."""
+    spec = _newest(row.records, lambda r: (r.get("config") or {}).get("lr_reference"))
+    grid = _newest(row.records, lambda r: grid_of((r.get("config") or {}).get("lr_grid"), row.model))
     if grid is None:
         grid = _most_common([sorted(g) for r in row.records if (g := (r.get("lr_reference") or {}).get("grid"))])
     return spec, grid

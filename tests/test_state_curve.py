@@ -220,7 +220,7 @@ def test_the_state_sweeps_declare_the_axis_the_grid_and_every_rate():
         assert (cfg.model.d_model, cfg.model.n_layers, cfg.task._target_) == (64, 2, "tasks.mqar.MQARTask"), name
         assert [int(x) for x in str(params.lr_index).split(",")] == list(range(len(cfg.lr_grid))), name
         ref = parse_reference(OmegaConf.to_container(cfg.lr_reference), cfg.curve_axis.easier)
-        assert ref.key == KEY and check_grid(sorted(cfg.lr_grid), ref.extend) is None and ref.extend == 1, name
+        assert ref.key == KEY and check_grid(sorted(cfg.lr_grid), ref.extend) is None and ref.extend == 2, name
         assert "crnn" in params.model and "ladder" in params.model and cfg.stop.climb_failures == 1, name
     states = {name: [float(x) for x in str(cfg.hydra.sweeper.params[f"++{KEY}"]).split(",")]
               for name, cfg in sweeps.items()}
