@@ -86,3 +86,21 @@ def test_a_horizon_not_settled_yet_fails_until_its_point_runs_every_seed(tmp_pat
                                                      "point; open: lru on copy `loss=all` at T = 4")
     records += _third([rec(4, 1e-3, s, True, val=0.9) for s in (1, 2)])
     assert _checks(tmp_path / "b", records)["every horizon settled"].passed
+
+
+def test_a_chosen_rate_fails_its_reference_only_once_its_seeds_have_failed_there(tmp_path):
+    """Reference T = 32 (the hardest candidate some rate solves on seed 0), horizon 4 so far: while
+    the chosen rate's other seeds have not run at 32 the row is open, not a finding."""
+    def candidate(T, solving):
+        return [rec(T, lr, 0, lr in solving, val=0.9 if lr == 1e-3 else 0.5) for lr in INNER]
+    records = candidate(4, tuple(INNER)) + candidate(32, (1e-3,)) + candidate(256, ())
+    records += [rec(4, 1e-3, s, True, val=0.9) for s in (1, 2)]
+    for r in records:   # the track's reference: rates compared on seed 0
+        r["config"]["lr_reference"]["at"]["seed"] = 0
+    check = _checks(tmp_path / "open", _third(records))["chosen rate solves its reference"]
+    assert check.passed, check.detail
+    records += [rec(32, 1e-3, s, False, val=0.5) for s in (1, 2)]   # seeds 1 and 2 fail at the reference
+    for r in records[-2:]:
+        r["config"]["lr_reference"]["at"]["seed"] = 0
+    check = _checks(tmp_path / "failed", _third(records))["chosen rate solves its reference"]
+    assert not check.passed and "lru on copy `loss=all` at T = 32" in check.detail
