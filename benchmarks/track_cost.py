@@ -141,9 +141,8 @@ def main(argv: list[str] | None = None) -> None:
     for sweep in args.sweeps:
         hours = project(sweep, seconds, runs)
         cfg = point_configs(sweep, track_models(sweep)[0])[0]
-        key = (instantiate_checked(cfg.task, "task", {"seed": 0}).name, (cfg.get("curve_axis") or {}).get("key") or "",
-               bool(cfg.model.get("layer", {}).get("neg_eigen")))
-        done = spent.get(key, 0.0)
+        task = instantiate_checked(cfg.task, "task", {"seed": 0}).name
+        done = spent.get(curve_key({"task": {"name": task}, "config": OmegaConf.to_container(cfg, resolve=True)}), 0.0)
         whole = max(sum(hours.values()), done)
         total += whole
         print(f"| {sweep} | {done:.1f} | {whole:.1f} | " + " | ".join(f"{hours.get(m, 0):.1f}" for m in sorted(seconds)) + " |")

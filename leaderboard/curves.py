@@ -17,7 +17,6 @@ of those tried there.
 """
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections import Counter, defaultdict
@@ -226,11 +225,6 @@ def _named_reference(row: CurveRow) -> float | None:
     return multi[0] if multi else None
 
 
-def _most_common(values: list) -> object | None:
-    counts = Counter(json.dumps(v, sort_keys=True) for v in values)
-    return json.loads(min(counts, key=lambda k: (-counts[k], k))) if counts else None
-
-
 def _newest(records: list[dict], value) -> object | None:
     """`value(record)` of the newest record that has one: what the sweep declares now (a grid widened
     since the row's first runs is the one the sweep extends by, and the page must choose by it too)."""
@@ -244,7 +238,7 @@ def _declared(row: CurveRow) -> tuple[object | None, list[float] | None]:
     spec = _newest(row.records, lambda r: (r.get("config") or {}).get("lr_reference"))
     grid = _newest(row.records, lambda r: grid_of((r.get("config") or {}).get("lr_grid"), row.model))
     if grid is None:
-        grid = _most_common([sorted(g) for r in row.records if (g := (r.get("lr_reference") or {}).get("grid"))])
+        grid = _newest(row.records, lambda r: sorted((r.get("lr_reference") or {}).get("grid") or []))
     return spec, grid
 
 

@@ -1,6 +1,7 @@
 """One paragraph per memory curve saying in words what its tables show: the points run, who solves
 the hardest, who solves none, where a result is only a bound, steps to solve at the reference point,
-how many rates of the grid solve there (the learning-rate window), and how the final relative state sensitivity changes along the axis (the curse-of-memory diagnostic).
+how many rates of the grid solve there (the learning-rate window), and how the final relative state
+sensitivity changes along the axis (the curse-of-memory diagnostic).
 
 Computed from the Curve alone, so it can only restate the records: numbers and ratios, never causes.
 A value the records lack is left out rather than guessed. Everything is ordered and formatted
@@ -79,8 +80,11 @@ def _unsolved(curve: Curve) -> list[str]:
     """Who solves none, grouped by the easiest point each ran: 'not even the first point' is
     only said of a model that ran it."""
     groups: dict[float, list[CurveRow]] = {}
+    pending: dict[float, list[CurveRow]] = {}  # a sweep in progress: no point settled yet is no point failed
     for row in curve.rows:
-        if row.horizon is None and row.cells and row.open_at is None:
+        if row.horizon is None and row.open_at is not None:
+            pending.setdefault(row.open_at, []).append(row)
+        elif row.horizon is None and row.cells:
             groups.setdefault(easiest_first(row.cells, curve.easier)[0], []).append(row)
     easiest = easiest_first(curve.values, curve.easier)[0] if curve.values else None
     out = []
@@ -89,10 +93,6 @@ def _unsolved(curve: Curve) -> list[str]:
         where = f"not even {_axis(curve, value)}" if value == easiest else f"from {_axis(curve, value)} on"
         out.append(f"{_names(rows)} {_verb(rows, 'solves', 'solve')} none of the points "
                    f"{_verb(rows, 'it', 'they')} ran, {where}.")
-    pending: dict[float, list[CurveRow]] = {}  # a sweep in progress: no point settled yet is no point failed
-    for row in curve.rows:
-        if row.horizon is None and row.open_at is not None:
-            pending.setdefault(row.open_at, []).append(row)
     for value in easiest_first(pending, curve.easier):
         rows = pending[value]
         out.append(f"{_names(rows)} {_verb(rows, 'has', 'have')} no point settled yet: {_axis(curve, value)} "
