@@ -81,7 +81,10 @@ def compare(before: list[Curve], after: list[Curve]) -> list[str]:
         was = old_rows.get((task, curve)) or next((r for (t, _), r in old_rows.items() if t == task), {})
         for label, now in sorted(rows.items()):
             then = was.get(label) or Side("·", "·", "·", "·", "·")
-            mark = "" if then.horizon.rstrip("†") == now.horizon.rstrip("†") else " **changed**"
+            if label not in was:                    # a curve (or model) the older edition never ran
+                mark = " (new)"
+            else:
+                mark = "" if then.horizon.rstrip("†") == now.horizon.rstrip("†") else " **changed**"
             lines.append(f"| {task} {curve} | {label} | {then.horizon} → {now.horizon}{mark} | {then.state} → {now.state} | "
                          f"{then.lr} → {now.lr} | {then.reference} → {now.reference} | {then.beyond} | {now.beyond} |")
     return lines

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from common.record_io import write_record
-from leaderboard.editions import main
+from leaderboard.editions import main, records_at
 from tests.test_lr_rules import rec
 
 
@@ -50,8 +50,17 @@ def test_the_older_edition_is_read_from_a_commit(tmp_path, capsys, monkeypatch):
         main(["--before", "no-such-commit", "--results", str(after)])
 
 
-def test_the_default_older_edition_is_the_last_commit_with_every_second_edition_record(capsys):
-    assert main([]) == 0                                          # this repository's own history
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| copy loss=all |")]
-    # the second edition ran every model on copy, so each row rerun so far has a horizon before
-    assert rows and all(" → " in row.split("|")[3] and not row.split("|")[3].strip().startswith("–") for row in rows)
+# a commit of this repository's history whose records hold a third-edition copy curve (6000-step cap)
+THIRD_EDITION_COPY = "b3fce8701446a0b493505661ef52893ecdbb5a3c"
+
+
+def test_the_default_older_edition_is_the_last_commit_with_every_second_edition_record(tmp_path, capsys):
+    after = records_at(THIRD_EDITION_COPY, tmp_path)                  # this repository's own history
+    assert main(["--results", str(after)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [line for line in out if line.startswith("| copy loss=all |")]
+    # the second edition ran every model on copy, so each row rerun has a horizon before
+    assert len(rows) == 7 and all(not row.split("|")[3].strip().startswith(("·", "–")) for row in rows)
+    # the word problem is new in the third edition: its rows are marked new, not changed
+    new = [line for line in out if line.startswith("| word_problem")]
+    assert new and all("(new)" in row and "changed" not in row for row in new)
