@@ -259,7 +259,10 @@ def run_needed(config: dict, lr: float, seed: int, points: dict[float | None, li
     if lr not in choice.rates:
         return "not_needed", f"lr {lr:g} is not among the rates run at the reference point"
     runs = by_rate(points.get(value, []))
-    main = verdict(runs.get(choice.rate, []), ref.seeds)
+    # on every seed, as the page and the climb judge a point: a reference that compares rates on
+    # seed 0 alone would call the chosen rate solved on that seed while its seeds 1 and 2 fail, and
+    # the point would wait forever for rates the sweep never runs
+    main = verdict(runs.get(choice.rate, []), SEEDS)
     if main == SOLVED:
         return "not_needed", f"the chosen lr {choice.rate:g} solves this point"
     if main == OPEN:

@@ -195,9 +195,26 @@ def test_candidates_on_seed_0_choose_from_one_seed_per_rate():
     choice = choose_reference(points, ref, GRID)
     assert (choice.value, choice.rate, choice.failed_at) == (16, 3e-3, 64)
     assert run_needed({"task": {"delay": 16}, "seed": 1}, 3e-3, 1, points, ref, GRID, choice) is None  # curve seed
+    # the other rates' seeds wait until the chosen rate's seeds settle the point
+    assert run_needed({"task": {"delay": 16}, "seed": 1}, 1e-3, 1, points, ref, GRID, choice)[0] == "waiting"
+    points[16.0] += [rec(16, 3e-3, s, True) for s in (1, 2)]
     assert run_needed({"task": {"delay": 16}, "seed": 1}, 1e-3, 1, points, ref, GRID, choice)[0] == "not_needed"
     waiting = choose_reference({4.0: one_seed(4, 1e-3)[:2]}, ref, GRID).waiting
     assert "on seed 0" in waiting and "every seed" not in waiting
+
+
+def test_a_chosen_rate_solving_only_seed_0_off_the_reference_brings_in_the_other_rates():
+    """The sweep judges the chosen rate at a curve point on every seed, as the page does: solving
+    seed 0 alone is a failure there, so the other rates run (else the point stays open for good)."""
+    ref = parse_reference({"at": {"seed": 0, "task.delay": [4, 16, 64]}, "extend": 1})
+    one_seed = lambda T, best, solving=(): [r for r in grid_runs(T, INNER, best, solving) if r["seed"] == 0]  # noqa: E731
+    points = {4.0: one_seed(4, 1e-3, tuple(INNER)), 16.0: one_seed(16, 3e-3, (3e-3,)), 64.0: one_seed(64, 1e-3)}
+    points[32.0] = [rec(32, 3e-3, 0, True), rec(32, 3e-3, 1, False), rec(32, 3e-3, 2, False)]
+    choice = choose_reference(points, ref, GRID)
+    assert run_needed({"task": {"delay": 32}, "seed": 0}, 1e-3, 0, points, ref, GRID, choice) is None
+    assert point_verdict(by_rate(points[32.0]), choice.rate, choice.rates)[0] == OPEN
+    points[32.0] += [rec(32, lr, 0, False) for lr in INNER if lr != 3e-3]
+    assert point_verdict(by_rate(points[32.0]), choice.rate, choice.rates)[0] == FAILED
 
 
 def test_second_edition_references_read_as_one_candidate_without_extension():
