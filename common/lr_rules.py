@@ -11,7 +11,10 @@ decide nothing about rates themselves.
 - **Reference point.** The largest candidate at which some rate solves (a majority of its seeds, or
   seed 0 alone where the reference compares rates on seed 0: `{at: {seed: 0, ...}}`, the track's);
   when none does, the smallest, the curve's easiest point. A candidate above one where every
-  rate failed is not run (`choose_reference`). The rate is the one chosen on validation there.
+  rate failed is not run (`choose_reference`). The rate is the one chosen on validation there;
+  where rates were compared on seed 0 and that rate then fails seeds 1 and 2 there, a rate that
+  holds the point on every seed takes over, and when none does the next easier candidate is the
+  reference (`held_on_every_seed`).
   On an axis that gets easier upwards (a state size: `Reference.easier`, common/rules.py) every
   "largest" here is the hardest, the smallest value, and "above" is below.
 - **A point fails only after every rate.** Off the reference the chosen rate runs on every seed;
@@ -28,7 +31,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from common.rules import SEEDS, easiest_first, harder, hardest, majority, run_solved
+from common.rules import SEEDS, easiest_first, harder, majority, run_solved
 from common.selection import Row, choose_lr, latest_runs, lr_of
 
 SOLVED, FAILED, OPEN = "solved", "failed", "open"
@@ -213,9 +216,33 @@ def choose_reference(points: dict[float | None, list[dict]], ref: Reference, gri
     every_failed = ref.key and all(verdict(last_runs[lr], ref.seeds) == FAILED for lr in last_gp.rates)
     failed_at = last if every_failed else None
     solving = [v for v, gp, runs in settled if any(verdict(runs[lr], ref.seeds) == SOLVED for lr in gp.rates)]
-    at = hardest(solving, ref.easier) if solving else settled[0][0]
+    for at in reversed(easiest_first(solving, ref.easier)):            # the hardest first
+        gp = next(gp for v, gp, _ in settled if v == at)
+        rate = held_on_every_seed(points.get(at, []), gp, ref)
+        if rate is not None:
+            return Choice(at, rate, gp.rates, failed_at=failed_at)
+    at = settled[0][0]
     gp = next(gp for v, gp, _ in settled if v == at)
     return Choice(at, gp.chosen, gp.rates, failed_at=failed_at)
+
+
+def held_on_every_seed(runs_at: list[dict], gp: GridPoint, ref: Reference) -> float | None:
+    """The rate of a candidate some rate solves, once the curve's seeds have run there: where the
+    reference compares rates on seed 0 alone, the rate chosen on that seed may fail seeds 1 and 2
+    (a point is solved only by a majority of seeds). Then the choice passes to the rates that solve
+    the point on every seed (their seeds 1 and 2 run once the chosen rate failed: `run_needed`), and
+    when none does the candidate is no reference (None: the next easier one is tried)."""
+    if ref.seeds >= SEEDS:
+        return gp.chosen
+    runs = by_rate([r for r in runs_at if rate_key(lr_of(r)) in gp.rates])
+    if verdict(runs.get(gp.chosen, []), SEEDS) != FAILED:
+        return gp.chosen                      # solved on every seed, or its seeds 1 and 2 not run yet
+    held = {lr: rs for lr, rs in runs.items() if verdict(rs, SEEDS) == SOLVED}
+    if held:
+        return best_rate(held)
+    if any(verdict(rs, SEEDS, probe=True) == OPEN for rs in runs.values()):
+        return gp.chosen                      # another rate solving seed 0 has its other seeds to run
+    return None
 
 
 def point_verdict(runs: dict[float, list[dict]], chosen: float | None, rates: list[float],

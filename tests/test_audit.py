@@ -90,17 +90,24 @@ def test_a_horizon_not_settled_yet_fails_until_its_point_runs_every_seed(tmp_pat
 
 def test_a_chosen_rate_fails_its_reference_only_once_its_seeds_have_failed_there(tmp_path):
     """Reference T = 32 (the hardest candidate some rate solves on seed 0), horizon 4 so far: while
-    the chosen rate's other seeds have not run at 32 the row is open, not a finding."""
+    the chosen rate's other seeds have not run at 32 the row is open, not a finding. Once they fail,
+    it is a finding until another rate that solved seed 0 there holds on every seed (the choice
+    passes to it) or fails too (the reference moves to T = 4, which the chosen rate holds)."""
     def candidate(T, solving):
         return [rec(T, lr, 0, lr in solving, val=0.9 if lr == 1e-3 else 0.5) for lr in INNER]
-    records = candidate(4, tuple(INNER)) + candidate(32, (1e-3,)) + candidate(256, ())
-    records += [rec(4, 1e-3, s, True, val=0.9) for s in (1, 2)]
-    for r in records:   # the track's reference: rates compared on seed 0
-        r["config"]["lr_reference"]["at"]["seed"] = 0
-    check = _checks(tmp_path / "open", _third(records))["chosen rate solves its reference"]
-    assert check.passed, check.detail
-    records += [rec(32, 1e-3, s, False, val=0.5) for s in (1, 2)]   # seeds 1 and 2 fail at the reference
-    for r in records[-2:]:
-        r["config"]["lr_reference"]["at"]["seed"] = 0
-    check = _checks(tmp_path / "failed", _third(records))["chosen rate solves its reference"]
-    assert not check.passed and "lru on copy `loss=all` at T = 32" in check.detail
+
+    def seeds(T, lr, solved):
+        return [rec(T, lr, s, solved, val=0.9 if solved else 0.5) for s in (1, 2)]
+
+    def check(name, records):
+        for r in records:   # the track's reference: rates compared on seed 0
+            r["config"]["lr_reference"]["at"]["seed"] = 0
+        return _checks(tmp_path / name, _third(records))["chosen rate solves its reference"]
+
+    records = candidate(4, tuple(INNER)) + candidate(32, (1e-3, 3e-3)) + candidate(256, ()) + seeds(4, 1e-3, True)
+    assert check("open", records).passed
+    records += seeds(32, 1e-3, False)                                # seeds 1 and 2 fail at the reference
+    failed = check("failed", records)
+    assert not failed.passed and "lru on copy `loss=all` at T = 32" in failed.detail
+    assert check("passed on", records + seeds(32, 3e-3, True)).passed      # 3e-3 holds T = 32
+    assert check("moved", records + seeds(32, 3e-3, False)).passed        # none holds: reference T = 4

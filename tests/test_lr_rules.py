@@ -217,6 +217,26 @@ def test_a_chosen_rate_solving_only_seed_0_off_the_reference_brings_in_the_other
     assert point_verdict(by_rate(points[32.0]), choice.rate, choice.rates)[0] == FAILED
 
 
+def test_a_rate_chosen_on_seed_0_that_fails_seeds_1_and_2_at_the_reference_passes_the_choice_on():
+    """A reference compares rates on seed 0; a point is solved by a majority of seeds. When the chosen
+    rate fails its seeds 1 and 2 there, the rates that solved seed 0 run theirs, and the choice goes
+    to one that holds; when none holds, the reference moves to the next easier candidate."""
+    ref = parse_reference({"at": {"seed": 0, "task.delay": [4, 16, 64]}, "extend": 1})
+    one_seed = lambda T, best, solving=(): [r for r in grid_runs(T, INNER, best, solving) if r["seed"] == 0]  # noqa: E731
+    points = {4.0: one_seed(4, 1e-3, tuple(INNER)), 16.0: one_seed(16, 3e-3, (3e-3, 1e-3)), 64.0: one_seed(64, 1e-3)}
+    assert choose_reference(points, ref, GRID).rate == 3e-3             # best on seed 0
+    points[16.0] += [rec(16, 3e-3, s, False) for s in (1, 2)]           # ... but not on seeds 1 and 2
+    choice = choose_reference(points, ref, GRID)
+    assert (choice.value, choice.rate) == (16, 3e-3)                    # 1e-3 has not run its seeds yet
+    assert run_needed({"task": {"delay": 16}, "seed": 1}, 1e-3, 1, points, ref, GRID, choice) is None
+    assert run_needed({"task": {"delay": 16}, "seed": 1}, 1e-2, 1, points, ref, GRID, choice)[0] == "not_needed"
+    held = {**points, 16.0: points[16.0] + [rec(16, 1e-3, s, True) for s in (1, 2)]}
+    assert (choose_reference(held, ref, GRID).value, choose_reference(held, ref, GRID).rate) == (16, 1e-3)
+    lost = {**points, 16.0: points[16.0] + [rec(16, 1e-3, s, False) for s in (1, 2)]}
+    choice = choose_reference(lost, ref, GRID)
+    assert (choice.value, choice.rate) == (4, 1e-3)                     # no rate holds T = 16 on every seed
+
+
 def test_second_edition_references_read_as_one_candidate_without_extension():
     assert parse_reference({"task.delay": 64}) == Reference(key="task.delay", candidates=(64.0,))
     assert parse_reference({"seed": 0}) == Reference(fixed=(("seed", 0),)) and Reference(fixed=(("seed", 0),)).seeds == 1
