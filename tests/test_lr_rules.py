@@ -385,11 +385,11 @@ def test_a_declared_run_the_rules_do_not_call_for_ends_without_training(tmp_path
     the grid's end at a candidate with no inner runs yet waits for a later pass, and leaves no record."""
     from harness.run import train
 
-    cfg, _ = compose_run(["experiment=leaderboard/copy_lr", "task.delay=4", "lr_index=7", "seed=0",
+    cfg, _ = compose_run(["experiment=leaderboard/copy_lr", "task.delay=4", "lr_index=9", "seed=0",
                           f"results_dir={tmp_path / 'r'}", f"checkpoint_dir={tmp_path / 'ck'}",
                           "sensitivity.enabled=false"])
     record, parts = train(cfg, str(tmp_path / "o"), skip_finished=True, published=False)
-    assert record is None and parts["run"].skipped == "waiting" and cfg.optimizer.lr == 0.1   # the grid's last
+    assert record is None and parts["run"].skipped == "waiting" and cfg.optimizer.lr == 0.3   # the grid's last
     assert not list((tmp_path / "r").glob("*.json"))
 
 
