@@ -216,13 +216,11 @@ def choose_reference(points: dict[float | None, list[dict]], ref: Reference, gri
     every_failed = ref.key and all(verdict(last_runs[lr], ref.seeds) == FAILED for lr in last_gp.rates)
     failed_at = last if every_failed else None
     solving = [v for v, gp, runs in settled if any(verdict(runs[lr], ref.seeds) == SOLVED for lr in gp.rates)]
-    for at in reversed(easiest_first(solving, ref.easier)):            # the hardest first
-        gp = next(gp for v, gp, _ in settled if v == at)
-        rate = held_on_every_seed(points.get(at, []), gp, ref)
+    for at, gp, _ in reversed(settled):                  # settled runs easiest first: the hardest first
+        rate = held_on_every_seed(points.get(at, []), gp, ref) if at in solving else None
         if rate is not None:
             return Choice(at, rate, gp.rates, failed_at=failed_at)
-    at = settled[0][0]
-    gp = next(gp for v, gp, _ in settled if v == at)
+    at, gp, _ = settled[0]
     return Choice(at, gp.chosen, gp.rates, failed_at=failed_at)
 
 

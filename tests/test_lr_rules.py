@@ -185,12 +185,20 @@ def test_when_no_candidate_is_solved_the_reference_is_the_easiest_point_and_high
     assert skip[0] == "beyond_horizon" and "task.delay = 4" in skip[1]
 
 
+# the track's reference: every rate on seed 0 at each candidate
+SEED0_REF = parse_reference({"at": {"seed": 0, "task.delay": [4, 16, 64]}, "extend": 1})
+
+
+def one_seed(T: int, best: float, solving: tuple = ()) -> list[dict]:
+    """Every inner rate at T on seed 0 only: `best` wins on validation, the rates in `solving` solve."""
+    return [r for r in grid_runs(T, INNER, best, solving) if r["seed"] == 0]
+
+
 def test_candidates_on_seed_0_choose_from_one_seed_per_rate():
     """The track's references (cost: issue cpu track, third edition): every rate once, on seed 0, at
     each candidate; the curve's other seeds run at the rate chosen there."""
-    ref = parse_reference({"at": {"seed": 0, "task.delay": [4, 16, 64]}, "extend": 1})
+    ref = SEED0_REF
     assert ref.fixed == (("seed", 0),) and ref.candidates == (4.0, 16.0, 64.0) and ref.seeds == 1
-    one_seed = lambda T, best, solving=(): [r for r in grid_runs(T, INNER, best, solving) if r["seed"] == 0]  # noqa: E731
     points = {4.0: one_seed(4, 1e-3, tuple(INNER)), 16.0: one_seed(16, 3e-3, (3e-3,)), 64.0: one_seed(64, 1e-3)}
     choice = choose_reference(points, ref, GRID)
     assert (choice.value, choice.rate, choice.failed_at) == (16, 3e-3, 64)
@@ -206,8 +214,7 @@ def test_candidates_on_seed_0_choose_from_one_seed_per_rate():
 def test_a_chosen_rate_solving_only_seed_0_off_the_reference_brings_in_the_other_rates():
     """The sweep judges the chosen rate at a curve point on every seed, as the page does: solving
     seed 0 alone is a failure there, so the other rates run (else the point stays open for good)."""
-    ref = parse_reference({"at": {"seed": 0, "task.delay": [4, 16, 64]}, "extend": 1})
-    one_seed = lambda T, best, solving=(): [r for r in grid_runs(T, INNER, best, solving) if r["seed"] == 0]  # noqa: E731
+    ref = SEED0_REF
     points = {4.0: one_seed(4, 1e-3, tuple(INNER)), 16.0: one_seed(16, 3e-3, (3e-3,)), 64.0: one_seed(64, 1e-3)}
     points[32.0] = [rec(32, 3e-3, 0, True), rec(32, 3e-3, 1, False), rec(32, 3e-3, 2, False)]
     choice = choose_reference(points, ref, GRID)
@@ -221,8 +228,7 @@ def test_a_rate_chosen_on_seed_0_that_fails_seeds_1_and_2_at_the_reference_passe
     """A reference compares rates on seed 0; a point is solved by a majority of seeds. When the chosen
     rate fails its seeds 1 and 2 there, the rates that solved seed 0 run theirs, and the choice goes
     to one that holds; when none holds, the reference moves to the next easier candidate."""
-    ref = parse_reference({"at": {"seed": 0, "task.delay": [4, 16, 64]}, "extend": 1})
-    one_seed = lambda T, best, solving=(): [r for r in grid_runs(T, INNER, best, solving) if r["seed"] == 0]  # noqa: E731
+    ref = SEED0_REF
     points = {4.0: one_seed(4, 1e-3, tuple(INNER)), 16.0: one_seed(16, 3e-3, (3e-3, 1e-3)), 64.0: one_seed(64, 1e-3)}
     assert choose_reference(points, ref, GRID).rate == 3e-3             # best on seed 0
     points[16.0] += [rec(16, 3e-3, s, False) for s in (1, 2)]           # ... but not on seeds 1 and 2
