@@ -48,8 +48,9 @@ class PlateauStopping(EarlyStopping):
     """Lightning's EarlyStopping, whose patience starts only once learning has: after the
     learning-rate warm-up, and once the monitored validation metric has left the memoryless
     baseline by the task's declared margin (`Task.left_baseline`). Copy-like tasks sit at
-    chance for a long initial plateau before they learn; a run still there trains on to its
-    cap and records that it never left the baseline (`left_baseline_at` stays None).
+    chance for a long initial plateau before they learn, MQAR at 1/N (the values known, their
+    keys not); a run still there trains on to its cap and records that it never left the
+    baseline (`left_baseline_at` stays None).
 
     With `relative`, improvement is measured on log(metric), so `min_delta` is a fraction
     (a loss 5 % lower counts as improving, whatever its scale).

@@ -13,6 +13,7 @@ from common.errors import UserError
 from common.provenance import publishable_commit
 from common.rules import run_solved
 from tasks.copy import CopyTask
+from tasks.mqar import MQARTask
 from tasks.teacher import TeacherTask
 from tasks.word_problem import WordProblemTask
 from tests.helpers import cli_here, train_here
@@ -58,6 +59,10 @@ def test_baselines_and_improvement_are_declared_per_task():
     # parity: the first position is predictable without memory, so the floor is the memoryless accuracy
     parity = WordProblemTask(group="Z2", seq_len=16)
     assert math.isclose(parity.left_baseline().threshold, parity.baselines()["memoryless_acc"] + 0.05)
+    # MQAR: knowing the sequence's values without their keys scores 1/N, and models sit there
+    # before the bindings form, so the plateau counts from above it (N = 2: 0.55, not 2/V + 0.05)
+    assert MQARTask(n_pairs=2).left_baseline().as_dict() == {"metric": "acc", "mode": "max", "threshold": 0.55}
+    assert math.isclose(MQARTask(n_pairs=8).left_baseline().threshold, 0.125 + 0.05)
 
 
 def test_a_relative_improvement_is_a_fraction_of_the_loss(tmp_path):

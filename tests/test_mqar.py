@@ -97,7 +97,8 @@ def test_evaluation_prefixes_never_in_training():
 
 def test_accuracy_counts_only_the_queries_and_the_baseline():
     task = MQARTask(n_pairs=6, seq_len=50, vocab_size=36, batch_size=64, n_val=64)
-    assert task.baselines() == {"memoryless_loss": pytest.approx(math.log(18)), "chance_acc": pytest.approx(1 / 18)}
+    assert task.baselines() == {"memoryless_loss": pytest.approx(math.log(18)), "chance_acc": pytest.approx(1 / 18),
+                                "unbound_loss": pytest.approx(math.log(6)), "unbound_acc": pytest.approx(1 / 6)}
     b = task.eval_batches("val")[0]
     y, mask = b["y"], b["mask"]
     target = torch.where(mask, y, 0)
@@ -122,6 +123,17 @@ def test_accuracy_counts_only_the_queries_and_the_baseline():
     m.reset()
     m.update(logits, b)
     assert m.compute()["loss"] == pytest.approx(math.log(18), rel=1e-5)
+    # uniform over the sequence's own 6 values, bindings unknown: the unbound loss, and a draw
+    # among them the unbound accuracy
+    values = b["x"][:, 1:12:2]
+    logits = torch.full((64, 50, 36), -1e4).scatter_(2, values[:, None, :].expand(64, 50, 6), 0.0)
+    m.reset()
+    m.update(logits, b)
+    assert m.compute()["loss"] == pytest.approx(math.log(6), rel=1e-5)
+    draws = values.gather(1, torch.randint(0, 6, (64, 50), generator=torch.Generator().manual_seed(0)))
+    m.reset()
+    m.update(torch.nn.functional.one_hot(draws, 36).float(), b)
+    assert m.compute()["acc"] == pytest.approx(1 / 6, abs=0.05)   # 384 queries: sd 0.019
 
 
 @pytest.mark.parametrize("kw,field", [
