@@ -130,8 +130,10 @@ class MQARTask(SyntheticTask):
         return f"L={self.seq_len},pairs={self.n_pairs},V={self.vocab_size},a={self.power_a:g}"
 
     def baselines(self) -> dict[str, float]:
-        return {"memoryless_loss": math.log(self.vocab_size // 2), "chance_acc": 2.0 / self.vocab_size,
-                "unbound_loss": math.log(self.n_pairs), "unbound_acc": 1.0 / self.n_pairs}
+        base = {"memoryless_loss": math.log(self.vocab_size // 2), "chance_acc": 2.0 / self.vocab_size}
+        if self.n_pairs > 1:  # with one pair, knowing the value is the recall: no plateau sits at 1/N
+            base.update(unbound_loss=math.log(self.n_pairs), unbound_acc=1.0 / self.n_pairs)
+        return base
 
     axis, solve, horizon = ("pairs", "task.n_pairs"), RECALL_SOLVED, RECALL_HORIZON
 

@@ -63,6 +63,8 @@ def test_baselines_and_improvement_are_declared_per_task():
     # before the bindings form, so the plateau counts from above it (N = 2: 0.55, not 2/V + 0.05)
     assert MQARTask(n_pairs=2).left_baseline().as_dict() == {"metric": "acc", "mode": "max", "threshold": 0.55}
     assert math.isclose(MQARTask(n_pairs=8).left_baseline().threshold, 0.125 + 0.05)
+    # one pair: remembering its value is the recall, so chance over the values is the only floor
+    assert math.isclose(MQARTask(n_pairs=1, seq_len=16).left_baseline().threshold, 2 / 128 + 0.05)
 
 
 def test_a_relative_improvement_is_a_fraction_of_the_loss(tmp_path):
