@@ -37,22 +37,24 @@ test: $(STAMP)
 leaderboard: $(STAMP)
 	$(PY) -m leaderboard
 
-# The whole cpu track, each curve's reference sweep before the curve; idempotent, so a stopped
-# run continues where it was when started again. Every declared run decides from the records
-# whether it is needed (common/lr_rules.py); some wait on runs of the same pass (a rate beyond an
-# end of the grid, the other rates where the chosen one failed), so each sweep runs in passes
-# until a pass adds no record (at most SWEEP_PASSES). Cheapest first (python -m benchmarks.track_cost
-# projects each sweep's job time), so a track stopped by its budget has the curves that fit.
-CPU_TRACK := copy_lr copy word_problem_lr word_problem word_problem_neg_lr word_problem_neg \
-             selective_copy_lr selective_copy mqar_lr mqar teacher_lr teacher smnist_lr smnist sfmnist_lr sfmnist \
-             mqar_state_lr mqar_state
-SWEEP_PASSES ?= 6
+# The whole cpu track, each curve's reference sweep (<curve>_lr) before the curve; idempotent, so a
+# stopped run continues where it was when started again. Every declared run decides from the records
+# whether it is needed (common/lr_rules.py); some wait on runs not made yet (a rate beyond an end of
+# the grid, the other rates where the chosen one failed), and those can belong to the other sweep of
+# the pair (a reference candidate waits for the curve to settle the value below it), so each curve
+# runs rounds of both sweeps until a round adds no record (at most SWEEP_PASSES). Cheapest first
+# (python -m benchmarks.track_cost projects each curve's job time), so a track stopped by its budget
+# has the curves that fit.
+CPU_TRACK := copy word_problem word_problem_neg selective_copy mqar teacher smnist sfmnist mqar_state
+SWEEP_PASSES ?= 8
 RESULTS := leaderboard/results
+
 cpu-track: $(STAMP)
-	for sweep in $(CPU_TRACK); do \
+	for curve in $(CPU_TRACK); do \
 	    for pass in $$(seq $(SWEEP_PASSES)); do \
 	        before=$$(ls $(RESULTS) | wc -l); \
-	        $(PY) train.py -m experiment=leaderboard/$$sweep || exit 1; \
+	        $(PY) train.py -m experiment=leaderboard/$${curve}_lr || exit 1; \
+	        $(PY) train.py -m experiment=leaderboard/$$curve || exit 1; \
 	        [ "$$(ls $(RESULTS) | wc -l)" = "$$before" ] && break; \
 	    done; \
 	done

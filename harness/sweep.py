@@ -39,6 +39,7 @@ class SweepReport(Callback):
         if counts["not_needed"]:
             line += f"; {counts['not_needed']} not run: the learning-rate rules do not call for them"
         if counts["waiting"]:
-            line += (f"; {counts['waiting']} waiting for other runs of this pass: run the sweep again "
-                     f"(make cpu-track repeats it until a pass adds no record)")
+            line += (f"; {counts['waiting']} waiting for runs not made yet (of this sweep, or of its curve's "
+                     f"other sweep): run both again (make cpu-track repeats a curve's two sweeps until a "
+                     f"round adds no record)")
         print(line)

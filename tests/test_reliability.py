@@ -155,7 +155,7 @@ def test_the_sweep_report_counts_each_reason_a_declared_run_did_not_run(tmp_path
     assert line.startswith("sweep finished: 6 runs (1 ok); 1 skipped")
     assert "1 not run: beyond the model's horizon (every rate failed at an easier point" in line
     assert "2 not run: a dense recurrence above the sweep's dense_state_max" in line
-    assert "1 waiting for other runs of this pass" in line
+    assert "1 waiting for runs not made yet" in line
 
 
 def test_every_leaderboard_sweep_resumes_a_run_cut_off_before_it_finished():
