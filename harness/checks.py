@@ -94,8 +94,10 @@ def check_devices(trainer: DictConfig) -> None:
     if isinstance(devices, int) and devices > 1:
         have = (os.cpu_count() or 1) if on_cpu else torch.cuda.device_count()
         if devices > have:
-            kind = "CPU cores" if on_cpu else "GPUs"
-            raise ConfigError(f"trainer.devices={devices}: only {have} {kind} here; use trainer.devices={have} or fewer")
+            if on_cpu:
+                raise ConfigError(f"trainer.devices={devices}: only {have} CPU cores here; use trainer.devices={have} or fewer")
+            raise ConfigError(f"trainer.devices={devices}: only {have} GPU{'s' if have != 1 else ''} here; use "
+                              f"trainer.devices={have} or fewer, or trainer.accelerator=cpu for {devices} CPU processes")
 
 
 def available_memory_bytes() -> int | None:

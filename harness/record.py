@@ -39,7 +39,8 @@ def task_info(task, cfg=None) -> TaskInfo:
 
 def build_record(run, status: str, error: str | None, resume: str | None, wall_s: float) -> Record:
     cfg, module, trainer = run.cfg, run.module, run.trainer
-    device = module.device
+    # the device the run trained on: Lightning's teardown has moved the module back to the CPU by now
+    device = trainer.strategy.root_device
     ok = status == "ok"
     sens = run.sensitivity.record()
     sens_s = sens.get("seconds") if isinstance(sens, dict) else None

@@ -87,6 +87,13 @@ class SensitivitySuite(L.Callback):
         return max(1, min(n, self.max_state_elements // max(1, length * layer.state_size())))
 
     def measure(self, module, batch: dict, optimizer=None) -> dict:
+        # The probes differentiate the model in eval mode, and twice for the curvature: cuDNN's RNN
+        # kernels have a backward in training mode only and no double backward, so on a GPU the
+        # LSTM, GRU and tanh RNN are measured through torch's native kernels (seen on an H200).
+        with torch.backends.cudnn.flags(enabled=False):
+            return self._measure(module, batch, optimizer)
+
+    def _measure(self, module, batch: dict, optimizer=None) -> dict:
         t0 = time.perf_counter()
         clock = _Clock()
         model, spec = module.model, module.spec
