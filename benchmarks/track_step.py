@@ -6,6 +6,7 @@ train_dataloader: fresh synthetic data, or the images), as Lightning runs it min
     python -m benchmarks.track_step                       # copy at T = 64
     python -m benchmarks.track_step --sweep mqar ++task.n_pairs=8
     python -m benchmarks.track_step --sweep smnist --steps 5
+    python -m benchmarks.track_step --device cuda         # the same steps on a GPU (threads: torch's default)
 """
 from __future__ import annotations
 
@@ -52,11 +53,17 @@ def built(cfg):
     return task, net
 
 
-def step_times(sweep: str, model: str, point: list[str], steps: int, warmup: int) -> dict:
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def step_times(sweep: str, model: str, point: list[str], steps: int, warmup: int, device: str = "cpu") -> dict:
     cfg, _ = compose_run([f"experiment=leaderboard/{sweep}", f"model={model}", "results_dir=/tmp/track_step",
                           *point])
     complete_defaults(cfg)
     task, net = built(cfg)
+    net.to(device)
     spec = task.spec
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
     task.prepare_data()
@@ -64,12 +71,14 @@ def step_times(sweep: str, model: str, point: list[str], steps: int, warmup: int
     batches = iter(task.train_dataloader())  # the run's own training batches: synthetic or image data alike
     times = []
     for i in range(warmup + steps):
-        batch = next(batches)
+        batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in next(batches).items()}
+        sync(device)
         t0 = time.perf_counter()
         loss, _ = loss_fn(spec, net(batch["x"]), batch["y"])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        sync(device)  # a CUDA step is timed when its kernels have run, not when they were queued
         if i >= warmup:
             times.append(time.perf_counter() - t0)
     per_step = statistics.median(times)
@@ -85,13 +94,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--models", default=None, help="comma-separated (default: the sweeps' models)")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--device", default="cpu", help="cpu (one thread, as the track runs) or cuda")
     ap.add_argument("point", nargs="*", default=None, help="overrides naming the point (default ++task.delay=64)")
     args = ap.parse_args(argv)
-    torch.set_num_threads(1)
+    if args.device == "cpu":
+        torch.set_num_threads(1)
     point = args.point or (["++task.delay=64"] if args.sweep == "copy" else [])
-    rows = [step_times(args.sweep, m, point, args.steps, args.warmup) for m in (args.models.split(",") if args.models else track_models(args.sweep))]
+    rows = [step_times(args.sweep, m, point, args.steps, args.warmup, args.device) for m in (args.models.split(",") if args.models else track_models(args.sweep))]
     lstm = next((r for r in rows if r["model"] == "lstm"), None)
-    print(f"sweep {args.sweep} {' '.join(point)}, 1 thread, median of {args.steps} steps after {args.warmup}")
+    where = "1 thread" if args.device == "cpu" else torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device
+    print(f"sweep {args.sweep} {' '.join(point)}, {where}, median of {args.steps} steps after {args.warmup}")
     print("| model | state per layer | params | ms/step | steps/s | tokens/s | time vs lstm |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
