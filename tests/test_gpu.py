@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from common.registry import model_names
 from tests.helpers import train_here
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUD
 SMALL = ["task=copy", "task.delay=10", "model.d_model=16", "model.n_layers=1", "debug=fast", "trainer=gpu"]
 
 
-@pytest.mark.parametrize("model", ["lstm", "gru", "rnn", "lru"])
+@pytest.mark.parametrize("model", [m for m in model_names() if "/" not in m])  # the ladder's are bare layers
 def test_a_gpu_run_records_its_gpu_and_measures_its_sensitivity(tmp_path, model):
     rec = train_here(tmp_path, f"model={model}", *SMALL, "sensitivity.hessian=on")
     assert rec["status"] == "ok", rec["error"]
