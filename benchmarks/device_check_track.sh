@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # One prepared run on a lent GPU machine for the cpu track's code paths (issue: cpu track, third
-# edition): the CUDA tests, a smoke run of every model on the new tasks with trainer=gpu, and the
-# track's training step per model on the GPU (benchmarks/track_step.py --device cuda).
+# edition): the CUDA tests, a trainer=gpu smoke run of every model that each new task's sweep
+# races, and the track's training step per model on the GPU (benchmarks/track_step.py --device cuda).
 # The machine has torch and Lightning but not Hydra, pydantic or datasets: carry them as wheels
-# in .whl (benchmarks/README.md, "The cpu track on a GPU"). Writes into $OUT (the device tool's folder).
+# in .whl (benchmarks/README.md, "The track's step on a GPU"). Writes into $OUT (the device tool's folder).
 set -u
 export PYTHONUNBUFFERED=1 HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
@@ -17,8 +17,9 @@ timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_scan.py::test_cu
 
 echo "== smoke: every model, trainer=gpu debug=fast, on the new tasks" | tee -a "$OUT/track_gpu.txt"
 for task in mqar word_problem; do
+  models=$(python3 -c "from benchmarks.track_step import track_models; print(','.join(track_models('$task')))")
   timeout 110 python3 train.py -m task=$task trainer=gpu debug=fast hydra/launcher=basic results_dir=/tmp/smoke \
-    model=rnn,lstm,gru,linear_rnn,lru,s4d,mamba > "/tmp/smoke_$task.log" 2>&1
+    model=$models > "/tmp/smoke_$task.log" 2>&1
   echo "$task: exit $?" | tee -a "$OUT/track_gpu.txt"
   cp "/tmp/smoke_$task.log" "$OUT/"
 done

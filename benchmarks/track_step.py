@@ -54,7 +54,7 @@ def built(cfg):
 
 
 def sync(device: str) -> None:
-    if device.startswith("cuda"):
+    if device == "cuda":
         torch.cuda.synchronize()
 
 
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--models", default=None, help="comma-separated (default: the sweeps' models)")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--device", default="cpu", help="cpu (one thread, as the track runs) or cuda")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (one thread, as the track runs) or cuda")
     ap.add_argument("point", nargs="*", default=None, help="overrides naming the point (default ++task.delay=64)")
     args = ap.parse_args(argv)
     if args.device == "cpu":
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     point = args.point or (["++task.delay=64"] if args.sweep == "copy" else [])
     rows = [step_times(args.sweep, m, point, args.steps, args.warmup, args.device) for m in (args.models.split(",") if args.models else track_models(args.sweep))]
     lstm = next((r for r in rows if r["model"] == "lstm"), None)
-    where = "1 thread" if args.device == "cpu" else torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device
+    where = "1 thread" if args.device == "cpu" else torch.cuda.get_device_name()
     print(f"sweep {args.sweep} {' '.join(point)}, {where}, median of {args.steps} steps after {args.warmup}")
     print("| model | state per layer | params | ms/step | steps/s | tokens/s | time vs lstm |")
     print("|---|---|---|---|---|---|---|")
