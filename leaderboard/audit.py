@@ -8,7 +8,8 @@ every ok run has an outcome and a validation history, at most 10 % of ok runs en
 record is `-dirty`, no chosen rate sits unbracketed at an end of the rates tried, every chosen rate
 solves its reference point (or the model solves no point of that curve), one state per layer on
 every curve but a state-size curve, every model on every curve with its horizon settled (no point
-past it still open), and the job time against the
+past it still open), each curve and image table of one edition (a curve's second-edition records
+leave when its rerun begins, so the page never mixes the protocols), and the job time against the
 edition's 20 h. One more says how often a run solved on validation misses its criterion on test (a
 run stops at the first validation meeting it, so a miss within the noise is expected; beyond it,
 validation and test disagree)."""
@@ -138,6 +139,17 @@ def run_checks(records: list[dict], curves: list[Curve], tables: dict) -> list[C
     checks.append(Check("every horizon settled", not open_rows,
                         f"{n_rows - len(open_rows)} of {n_rows} (model, curve) rows have a horizon or fail their first "
                         f"point" + (f"; open: {_names(open_rows)}" if open_rows else "")))
+
+    # the second edition's records leave a curve (or image table) when its rerun publishes its first record
+    groups = [(c.title, c.records()) for c in curves]
+    groups += [(f"{key[1]} `{key[2]}`", [r for row in rows for r in row.records]) for key, rows in tables.items()]
+    both = [f"{title} ({sum(map(old, rs))} second-edition, {sum(not old(r) for r in rs)} third)"
+            for title, rs in groups if any(map(old, rs)) and not all(map(old, rs))]
+    waiting = sum(all(map(old, rs)) for _, rs in groups)
+    checks.append(Check("one edition per curve", not both,
+                        f"{len(groups) - len(both)} of {len(groups)} curves and image tables hold records of one "
+                        f"edition ({waiting} still of the second, awaiting their rerun)"
+                        + (f"; both: {_names(both)}" if both else "")))
 
     hours = sum(float((r.get("cost") or {}).get("wall_s") or 0.0) for r in new) / 3600
     checks.append(Check("job time", hours <= JOB_HOURS, f"{hours:.2f} h by the records' cost.wall_s (at most {JOB_HOURS:g} h)"))

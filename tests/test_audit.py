@@ -24,12 +24,23 @@ def _third(records, **extra):
 def test_a_clean_edition_passes_and_old_records_are_left_out(tmp_path, capsys):
     records = _third(grid_runs(4, INNER, best=1e-3, solving=tuple(INNER)))
     old_runs = [rec(8, 1e-3, s, False, schema=2) for s in range(3)]
-    for r in old_runs:
+    for r in old_runs:   # a curve not rerun yet
         r.update(outcome="budget", git_commit="abc1234-dirty")
+        r["task"].update(curve="loss=last", variant="T=8,loss=last")
     checks = _checks(tmp_path, records + old_runs)
     assert all(c.passed for c in checks.values()), [c.line() for c in checks.values()]
     assert checks["third-edition records"].detail.startswith("12 of 15 records")
     assert main(["--results", str(tmp_path)]) == 0 and "FAIL" not in capsys.readouterr().out
+    assert checks["one edition per curve"].detail.startswith("2 of 2 curves and image tables hold records of one edition (1 still")
+
+
+def test_a_curve_whose_rerun_began_with_its_second_edition_records_still_there_fails(tmp_path):
+    """The page draws a curve of one edition: a rerun's first record sends the old ones out of the results."""
+    records = _third(grid_runs(4, INNER, best=1e-3, solving=tuple(INNER)))
+    old_runs = [rec(8, 1e-3, s, True, schema=2) for s in range(3)]
+    checks = _checks(tmp_path, records + old_runs)
+    check = checks["one edition per curve"]
+    assert not check.passed and "copy `loss=all` (3 second-edition, 12 third)" in check.detail, check.line()
 
 
 def test_budget_share_dirty_commits_and_missing_history_fail(tmp_path):
