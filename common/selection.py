@@ -128,19 +128,19 @@ def labels(rows: list, setting: Callable[[dict], dict] = setting_of) -> None:
         if len(same) == 1:
             same[0].label = same[0].model
             continue
-        flat = [_flatten(setting(r.records[0])) for r in same]
+        flat = [flatten(setting(r.records[0])) for r in same]
         differing = sorted(k for k in set().union(*flat) if len({json.dumps(f.get(k), default=str) for f in flat}) > 1)
         for row, f in zip(same, flat):
             extra = ", ".join(f"{k}={f.get(k)}" for k in differing[:4])
             row.label = f"{row.model} ({extra})" if extra else f"{row.model} [{row.setting}]"
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
+def flatten(d: dict, prefix: str = "") -> dict:
     out = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
+            out.update(flatten(v, key + "."))
         else:
             out[key] = v
     return out

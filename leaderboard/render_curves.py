@@ -3,10 +3,11 @@ accuracy), one table per curve, and what the sweeps cost."""
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 
-from common.selection import CHOICE_RULE, Row, primary_of
+from common.keys import drop_keys
+from common.selection import CHOICE_RULE, Row, flatten, primary_of, setting_of
 from leaderboard.curves import Cell, Curve, CurveRow, axis_text, declared_reference, steps_at
 from leaderboard.render import TRACKS, budget_text, code, duration, lr_text, md, metric_cell, num, state_per_layer
 from leaderboard.story import curve_story
@@ -43,8 +44,16 @@ def in_progress(curve: Curve) -> bool:
     return any(row.open_at is not None for row in curve.rows)
 
 
+# Added only where a model runs with two settings on one curve (headline_rows).
+VARIANT_LEGEND = (
+    " A model run with two settings on one curve has a row for each: the model's name is the setting it runs "
+    "with on its other curves, the other row names what differs (`·` on the curves it did not run).")
+
+
 def headline_legend(curves: list[Curve]) -> str:
+    variants = any(len(rows) != len({row.model for row in rows}) for rows in (c.rows for c in curves))
     return (HEADLINE_LEGEND + (SMALLEST_LEGEND if any(c.easier_up for c in curves) else "")
+            + (VARIANT_LEGEND if variants else "")
             + (OPEN_LEGEND if any(in_progress(c) for c in curves) else ""))
 
 
@@ -153,8 +162,39 @@ def _own_references(curve: Curve) -> bool:
     return len({row.reference for row in curve.rows}) > 1
 
 
-def _best(curve: Curve, model: str) -> CurveRow | None:
-    return next((row for row in curve.rows if row.model == model), None)  # rows are ranked
+def _flat_setting(row: CurveRow, curve: Curve) -> dict:
+    """What a curve row's points share (as its label reads them): the setting without the axis value."""
+    return flatten(drop_keys(setting_of(row.records[0]), [curve.axis_key, "lr_reference"]))
+
+
+def headline_rows(curves: list[Curve]) -> dict[str, dict[int, CurveRow]]:
+    """Headline row name -> {curve index: that curve's row}. A model run with several settings on
+    one curve (Mamba with and without negative eigenvalues on the word problem) gets a headline row
+    per setting: the setting it runs with on its other curves keeps the model's name, each other
+    one the curve's label for it, so no headline cell mixes two configurations."""
+    usual: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    for c in curves:
+        models = Counter(row.model for row in c.rows)
+        for row in c.rows:
+            if models[row.model] == 1:
+                for k, v in _flat_setting(row, c).items():
+                    usual[row.model][k][repr(v)] += 1
+    out: dict[str, dict[int, CurveRow]] = defaultdict(dict)
+    for i, c in enumerate(curves):
+        by_model: dict[str, list[CurveRow]] = defaultdict(list)
+        for row in c.rows:
+            by_model[row.model].append(row)
+        for model, rows in by_model.items():
+            flats = [_flat_setting(row, c) for row in rows]
+            differing = {k for k in set().union(*flats) if len({repr(f.get(k)) for f in flats}) > 1}
+            def as_usual(f: dict) -> bool:
+                return all((counts := usual[model].get(k)) and repr(f.get(k)) == counts.most_common(1)[0][0]
+                           for k in differing)
+            # rows are ranked: without another curve to tell, the model's best row keeps its name
+            main = next((row for row, f in zip(rows, flats) if as_usual(f)), rows[0])
+            for row in rows:
+                out[model if row is main else row.label][i] = row
+    return out
 
 
 def headline(curves: list[Curve], tables: dict[tuple[str, str, str], list[Row]],
@@ -165,7 +205,8 @@ def headline(curves: list[Curve], tables: dict[tuple[str, str, str], list[Row]],
     cols = [key for key in tables if key[0] == track]
     if not curves and not cols:
         return ["No records on the cpu track yet."], []
-    models = sorted({row.model for c in curves for row in c.rows} | {row.model for key in cols for row in tables[key]})
+    by_name = headline_rows(curves)
+    names = sorted(set(by_name) | {row.model for key in cols for row in tables[key]})
     head = ["model", *SIZE_HEAD]
     twice = {c.task for c in curves if sum(d.task == c.task for d in curves) > 1}
     for c in curves:
@@ -180,12 +221,12 @@ def headline(curves: list[Curve], tables: dict[tuple[str, str, str], list[Row]],
     head += [f"{md(task)} {code(variant)} ({md(primary_of(tables[(t, task, variant)][0].records[0])[0])})"
              for t, task, variant in cols]
     body = []
-    for model in models:
-        mine = [r for c in curves for row in c.rows if row.model == model for r in row.records]
-        mine += [r for key in cols for row in tables[key] if row.model == model for r in row.chosen]
-        cells = [md(model), *size_cells(mine)]
-        for c in curves:
-            row = _best(c, model)
+    for name in names:
+        mine = [r for row in by_name.get(name, {}).values() for r in row.records]
+        mine += [r for key in cols for row in tables[key] if row.model == name for r in row.chosen]
+        cells = [md(name), *size_cells(mine)]
+        for i, c in enumerate(curves):
+            row = by_name.get(name, {}).get(i)
             if row is None:
                 cells += [NOT_RUN, NOT_RUN]
             elif _own_references(c):  # each model's rate was chosen where it solves: its steps there, and where
@@ -195,7 +236,7 @@ def headline(curves: list[Curve], tables: dict[tuple[str, str, str], list[Row]],
                 at = c.reference if c.reference is not None else c.values[0]
                 cells += [horizon_cell(row, c), steps_cell(steps_at(row, at))]
         for key in cols:
-            best = next((row for row in tables[key] if row.model == model), None)
+            best = next((row for row in tables[key] if row.model == name), None)
             cells.append(metric_cell(best, primary_of(best.records[0])[0]) if best else "–")
         body.append(cells)
     # a column whose points are all still open says nothing yet about the axis: not a warning

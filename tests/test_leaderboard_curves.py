@@ -6,7 +6,7 @@ import shutil
 
 from common.record_io import write_record
 from leaderboard.build import build, collect
-from leaderboard.render_curves import headline
+from leaderboard.render_curves import headline, headline_legend
 
 GRID = [1e-3, 3e-3, 1e-2]
 
@@ -259,3 +259,26 @@ def test_a_reference_not_settled_yet_is_marked_provisional(tmp_path):
     assert curve.rows[0].reference_waiting == "no run at lr 0.01 at task.delay = 64 on every seed yet"
     build(tmp_path, tmp_path / "lb.md")
     assert "(provisional: no run at lr 0.01 at task.delay = 64 on every seed yet)" in (tmp_path / "lb.md").read_text()
+
+
+def test_a_model_with_two_settings_on_a_curve_gets_a_headline_row_per_setting(tmp_path):
+    """Mamba with negative eigenvalues solves more of a curve than Mamba as it runs everywhere else:
+    the headline's `mamba` row keeps the usual setting, the variant gets its own row."""
+    def mamba(T, seed, test, neg, curve="loss=all"):
+        r = crec("mamba", T, seed, test, ref=32)
+        r["run_id"] += f"-{neg}-{curve}"
+        r["config"]["model"]["layer"] = {"neg_eigen": neg}
+        r["task"].update(curve=curve, variant=f"T={T},{curve}")
+        return r
+    records = [mamba(T, s, 0.99, neg=True) for T in (32, 64) for s in range(3)]       # horizon 64
+    records += [mamba(32, s, 0.99, neg=False) for s in range(3)]
+    records += [mamba(64, s, 0.3, neg=False) for s in range(3)]                      # horizon 32
+    records += [mamba(T, s, 0.99 if T == 32 else 0.3, neg=False, curve="loss=last") for T in (32, 64) for s in range(3)]
+    write_all(records, tmp_path)
+    curves = collect(tmp_path).curves
+    table, _ = headline(curves, {})
+    assert [c.curve for c in curves] == ["loss=all", "loss=last"]
+    rows = {cells(line)[0]: cells(line)[3:] for line in table[2:]}
+    assert rows["mamba"][0] == "32" and rows["mamba"][2] == "32"
+    assert rows["mamba (model.layer.neg_eigen=True)"][0] == "≥ 64" and rows["mamba (model.layer.neg_eigen=True)"][2] == "·"
+    assert "has a row for each" in headline_legend(curves)
