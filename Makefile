@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 # pytest-xdist workers for `make test`: one per core (the suite is mostly single-threaded runs)
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: venv train test leaderboard cpu-track bench clean
+.PHONY: venv train test leaderboard cpu-track cpu-track-stream-0 cpu-track-stream-1 bench clean
 
 venv: $(STAMP)
 
@@ -44,21 +44,28 @@ leaderboard: $(STAMP)
 # the pair (a reference candidate waits for the curve to settle the value below it), so each curve
 # runs rounds of both sweeps until a round adds no record (at most SWEEP_PASSES). Cheapest first
 # (python -m benchmarks.track_cost projects each curve's job time), so a track stopped by its budget
-# has the curves that fit.
+# has the curves that fit. Two streams, one job of one thread each (the 2-core machine's two jobs):
+# stream 0 takes the 1st, 3rd, 5th ... curve of CPU_TRACK, stream 1 the others. A curve's runs wait on
+# each other, so within a curve one job at a time; the streams never share a curve. A round that adds
+# no record of its curve (records are named <task>-<model>-...) ends the curve.
 CPU_TRACK := copy word_problem word_problem_neg selective_copy mqar teacher smnist sfmnist mqar_state
 SWEEP_PASSES ?= 8
 RESULTS := leaderboard/results
 
 cpu-track: $(STAMP)
-	for curve in $(CPU_TRACK); do \
+	$(MAKE) -j2 cpu-track-stream-0 cpu-track-stream-1
+	$(PY) -m leaderboard
+
+cpu-track-stream-0 cpu-track-stream-1: $(STAMP)
+	for curve in $$(echo $(CPU_TRACK) | tr ' ' '\n' | awk 'NR % 2 == ($(@:cpu-track-stream-%=%) + 1) % 2'); do \
+	    prefix=$$(echo $$curve | sed 's/_state$$//; s/_neg$$/-mamba/')-; \
 	    for pass in $$(seq $(SWEEP_PASSES)); do \
-	        before=$$(ls $(RESULTS) | wc -l); \
-	        $(PY) train.py -m experiment=leaderboard/$${curve}_lr || exit 1; \
-	        $(PY) train.py -m experiment=leaderboard/$$curve || exit 1; \
-	        [ "$$(ls $(RESULTS) | wc -l)" = "$$before" ] && break; \
+	        before=$$(ls $(RESULTS) | grep -c "^$$prefix"); \
+	        $(PY) train.py -m experiment=leaderboard/$${curve}_lr hydra.launcher.n_jobs=1 || exit 1; \
+	        $(PY) train.py -m experiment=leaderboard/$$curve hydra.launcher.n_jobs=1 || exit 1; \
+	        [ "$$(ls $(RESULTS) | grep -c "^$$prefix")" = "$$before" ] && break; \
 	    done; \
 	done
-	$(PY) -m leaderboard
 
 bench: $(STAMP)
 	$(PY) -m benchmarks --json benchmarks/latest.json
