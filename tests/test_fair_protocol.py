@@ -183,3 +183,46 @@ def test_min_error_drop_is_for_a_score_bounded_by_one_and_part_of_identity_only_
     drop, _ = compose_run(["model=lru", "task=copy", "stop.min_error_drop=0.1"])
     assert "min_error_drop" not in identity_config(plain)["stop"] and run_key(plain) == run_key(unset)
     assert identity_config(drop)["stop"]["min_error_drop"] == 0.1 and run_key(drop) != run_key(plain)
+
+
+def test_a_record_names_the_commit_its_code_was_imported_from(tmp_path):
+    """A sweep runs for hours; a pull into its tree moves HEAD. The record names the commit the
+    process imported, clean while the files of its code are unchanged since, `-dirty` otherwise."""
+    from common.provenance import git_commit, head
+
+    _git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "model.py").write_text("x = 1\n")
+    (tmp_path / "notes.md").write_text("a\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "a")
+    loaded = head(tmp_path)
+    sha = loaded[0]
+    assert git_commit(loaded, ["model.py"], tmp_path) == sha
+    (tmp_path / "notes.md").write_text("b\n")            # a pull that touches no code
+    _git(tmp_path, "commit", "-q", "-am", "docs")
+    assert head(tmp_path)[0] != sha and git_commit(loaded, ["model.py"], tmp_path) == sha
+    (tmp_path / "model.py").write_text("x = 2\n")         # an edit to the code that ran
+    assert git_commit(loaded, ["model.py"], tmp_path) == sha + "-dirty"
+    _git(tmp_path, "commit", "-q", "-am", "code")          # the same, committed
+    assert git_commit(loaded, ["model.py"], tmp_path) == sha + "-dirty"
+    (tmp_path / "new.py").write_text("y = 1\n")           # code in no commit
+    assert git_commit(head(tmp_path), ["new.py"], tmp_path).endswith("-dirty")
+    assert git_commit((sha, True), ["notes.md"], tmp_path) == sha + "-dirty"   # a tree dirty at import
+
+
+def test_a_published_run_refuses_to_start_when_its_code_moved_since_the_process_imported_it(tmp_path, monkeypatch):
+    import common.provenance
+
+    _git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "task.yaml").write_text("delay: 4\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "a")
+    monkeypatch.setattr(common.provenance, "LOADED_ROOT", tmp_path)
+    monkeypatch.setattr(common.provenance, "LOADED", common.provenance.head(tmp_path))
+    assert publishable_commit(tmp_path) == common.provenance.LOADED[0]
+    (tmp_path / "conf" / "task.yaml").write_text("delay: 8\n")
+    _git(tmp_path, "commit", "-q", "-am", "b")            # pulled into the tree while a sweep ran
+    with pytest.raises(UserError, match=r"this process imported [0-9a-f]{12} and conf/task.yaml changed since; "
+                                        r"start the sweep again"):
+        publishable_commit(tmp_path)
