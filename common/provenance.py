@@ -36,7 +36,7 @@ def source_files(root: Path | None = None) -> list[str]:
     files = {"conf"}
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
-        if not path:
+        if not path or not Path(path).is_absolute():  # some extension modules name a bare file ("_ops.py")
             continue
         path = Path(path).resolve()
         if path.is_relative_to(root) and not path.is_relative_to(root / ".venv"):

@@ -226,3 +226,17 @@ def test_a_published_run_refuses_to_start_when_its_code_moved_since_the_process_
     with pytest.raises(UserError, match=r"this process imported [0-9a-f]{12} and conf/task.yaml changed since; "
                                         r"start the sweep again"):
         publishable_commit(tmp_path)
+
+
+def test_the_code_of_a_process_is_its_project_modules_and_configs(monkeypatch):
+    import sys
+    import types
+
+    from common.provenance import source_files
+
+    bare = types.ModuleType("bare_ops")
+    bare.__file__ = "_ops.py"    # as some extension modules name theirs: not a file of the project
+    monkeypatch.setitem(sys.modules, "bare_ops", bare)
+    files = source_files()
+    assert "conf" in files and "common/provenance.py" in files and "_ops.py" not in files
+    assert not any(f.startswith(".venv") for f in files)
