@@ -57,7 +57,7 @@ cpu-track: $(STAMP)
 	$(PY) -m leaderboard
 
 cpu-track-stream-0 cpu-track-stream-1: $(STAMP)
-	for curve in $$(echo $(CPU_TRACK) | tr ' ' '\n' | awk 'NR % 2 == ($(@:cpu-track-stream-%=%) + 1) % 2'); do \
+	@for curve in $$(echo $(CPU_TRACK) | tr ' ' '\n' | awk 'NR % 2 == ($(@:cpu-track-stream-%=%) + 1) % 2'); do \
 	    prefix=$$(echo $$curve | sed 's/_state$$//; s/_neg$$/-mamba/')-; \
 	    for pass in $$(seq $(SWEEP_PASSES)); do \
 	        before=$$(ls $(RESULTS) | grep -c "^$$prefix"); \
