@@ -81,7 +81,8 @@ class Run:
     def __init__(self, cfg: DictConfig, output_dir: str | None = None, skip_finished: bool = False,
                  published: bool = False):
         """Validate the config and build every part of the run (task, model, optimiser,
-        callbacks, trainer); nothing trains until `execute`."""
+        callbacks, trainer); nothing trains until `execute`. A run the records say is not needed
+        (`skip_decision`) builds its task only."""
         self.cfg = cfg
         self.output_dir = Path(output_dir or "outputs/latest")
         self.skip_finished = skip_finished
@@ -106,6 +107,12 @@ class Run:
         run_axis(cfg, self.task)  # so does a declared curve_axis naming no number of the config
         self.lr_reference: dict | None = lr_from_reference(cfg, self.task)
         self.key = run_key(cfg)
+        # decided before the model and the trainer are built: a sweep's pass skips most of its runs,
+        # and building them for nothing cost more than the decision itself
+        self.skip = self.skip_decision()
+        if self.skip is not None:
+            self.model = self.module = self.trainer = None
+            return
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         try:
             self.model = build_model(cfg.model, d_input=spec.d_input, d_output=spec.d_output,
@@ -181,16 +188,18 @@ class Run:
                  self.output_dir, ckpt_dir, self.cfg.results_dir)
 
     # -- the run ---------------------------------------------------------------
-    def execute(self) -> dict | None:
+    def skip_decision(self) -> tuple[str, str] | None:
+        """None when this run is to train; else (outcome, why) for the sweep's report."""
         if not self.cfg.force:
             done = finished_record(self.cfg.results_dir, self.key, self.cfg.seed)
             if done is not None and (self.skip_finished or self.cfg.resume == "auto"):
-                log.info("skipped: this run already finished (%s); force=true redoes it", done["_path"])
-                return None
+                return "skipped", f"this run already finished ({done['_path']}); force=true redoes it"
         # the climb and the learning-rate grid (common/lr_rules.py) decide from the records whether this run is needed
-        skip = skip_reason(self.cfg, self.task)
-        if skip is not None:
-            self.skipped, why = skip
+        return skip_reason(self.cfg, self.task)
+
+    def execute(self) -> dict | None:
+        if self.skip is not None:
+            self.skipped, why = self.skip
             log.info("skipped: %s", why)
             return None
         resume = checkpointing.checked_resume(self)
