@@ -198,7 +198,7 @@ def axis_text(name: str, value: float | None) -> str:
     return "–" if value is None else f"{name} = {value:g}"
 
 
-def _row_setting(axis_key: str):
+def row_setting(axis_key: str):
     """A point's setting without the axis value, nor the config's `lr_reference` (set on the
     points off the reference, absent on it): what the points of one curve row share."""
     def setting(record: dict) -> dict:
@@ -305,7 +305,7 @@ def _rates(rates: list[float | None]) -> str:
 
 def build_curve(key: tuple[str, str, str, str, str], records: list[dict]) -> Curve:
     track, task, curve_name, axis_name, axis_key = key
-    setting = _row_setting(axis_key)
+    setting = row_setting(axis_key)
     directions = Counter(axis_of(r).get("easier") for r in records)
     easier = min(directions, key=lambda d: (-directions[d], str(d)))  # one per curve: its records agree
     by_row: dict[str, list[dict]] = defaultdict(list)

@@ -6,9 +6,8 @@ import math
 from collections import Counter, defaultdict
 from datetime import datetime
 
-from common.keys import drop_keys
-from common.selection import CHOICE_RULE, Row, flatten, primary_of, setting_of
-from leaderboard.curves import Cell, Curve, CurveRow, axis_text, declared_reference, steps_at
+from common.selection import CHOICE_RULE, Row, flatten, primary_of
+from leaderboard.curves import Cell, Curve, CurveRow, axis_text, declared_reference, row_setting, steps_at
 from leaderboard.render import TRACKS, budget_text, code, duration, lr_text, md, metric_cell, num, state_per_layer
 from leaderboard.story import curve_story
 
@@ -163,8 +162,8 @@ def _own_references(curve: Curve) -> bool:
 
 
 def _flat_setting(row: CurveRow, curve: Curve) -> dict:
-    """What a curve row's points share (as its label reads them): the setting without the axis value."""
-    return flatten(drop_keys(setting_of(row.records[0]), [curve.axis_key, "lr_reference"]))
+    """What a curve row's points share, as its label reads them."""
+    return flatten(row_setting(curve.axis_key)(row.records[0]))
 
 
 def headline_rows(curves: list[Curve]) -> dict[str, dict[int, CurveRow]]:
