@@ -17,8 +17,9 @@ decide nothing about rates themselves.
   reference (`held_on_every_seed`).
   On an axis that gets easier upwards (a state size: `Reference.easier`, common/rules.py) every
   "largest" here is the hardest, the smallest value, and "above" is below.
-- **A point fails only after every rate.** Off the reference the chosen rate runs on every seed;
-  where it fails, every other rate of the grid (as run at the reference) runs once, on seed 0,
+- **A point fails only after every rate.** Off the reference (other candidates included) the chosen
+  rate runs on every seed; where it fails, every other rate of the grid (as run at the reference,
+  also one a candidate's own grid did not reach) runs once, on seed 0,
   and a rate whose seed 0 solves runs the other seeds too (`run_needed`, `point_verdict`).
 - **Window.** How many rates solve a point (a majority of their seeds), of those tried there.
 
@@ -278,7 +279,11 @@ def run_needed(config: dict, lr: float, seed: int, points: dict[float | None, li
             return None
         if gp.missing:
             return "waiting", f"lr {lr:g} is beyond an end of the grid: it runs only if the rates inside choose that end"
-        return "not_needed", f"the choice at this point ({gp.chosen:g}) is bracketed without lr {lr:g}"
+        if choice.rate is None or choice.waiting or choice.value == value:
+            return "not_needed", f"the choice at this point ({gp.chosen:g}) is bracketed without lr {lr:g}"
+        # a candidate that is not the reference is a point of the curve like any other: where the chosen
+        # rate fails it, every rate run at the reference is tried there, also one its own grid did not
+        # reach (else the point, and the climb above it, wait for a run the sweep never makes)
     if lr == choice.rate:
         return None
     if lr not in choice.rates:

@@ -243,6 +243,28 @@ def test_a_rate_chosen_on_seed_0_that_fails_seeds_1_and_2_at_the_reference_passe
     assert (choice.value, choice.rate) == (4, 1e-3)                     # no rate holds T = 16 on every seed
 
 
+def test_a_candidate_that_is_not_the_reference_tries_every_rate_of_the_reference():
+    """Word problem Z2, LRU (2026-12-04): the reference T = 16 extended its grid down to 1e-4 (its
+    choice, 3e-4, sat at the low end); at the harder candidate 64 no rate solved seed 0 and its own
+    grid extended upwards instead. There 3e-4 failed on every seed, and the point waited for 1e-4,
+    which the candidate's grid called bracketed without it: the climb above waited for good."""
+    ref = SEED0_REF
+    at16 = one_seed(16, 3e-4, tuple(INNER)) + [rec(16, 1e-4, 0, False, val=0.1)]
+    at16 += [rec(16, 3e-4, s, True) for s in (1, 2)]
+    at64 = one_seed(64, 1e-2) + [rec(64, 3e-2, 0, False, val=0.1)] + [rec(64, 3e-4, s, False) for s in (1, 2)]
+    points = {4.0: one_seed(4, 1e-3, tuple(INNER)), 16.0: at16, 64.0: at64}
+    choice = choose_reference(points, ref, GRID)
+    assert (choice.value, choice.rate, choice.rates) == (16, 3e-4, [1e-4] + INNER)
+    assert point_verdict(by_rate(at64), choice.rate, choice.rates)[0] == OPEN      # 1e-4 not tried at 64
+    assert run_needed({"task": {"delay": 64}, "seed": 0}, 1e-4, 0, points, ref, GRID, choice) is None
+    assert run_needed({"task": {"delay": 64}, "seed": 1}, 1e-4, 1, points, ref, GRID, choice)[0] == "waiting"
+    # at the reference itself, its own bracket still decides
+    assert run_needed({"task": {"delay": 16}, "seed": 0}, 3e-2, 0, points, ref, GRID, choice)[0] == "not_needed"
+    at64.append(rec(64, 1e-4, 0, False))
+    assert point_verdict(by_rate(at64), choice.rate, choice.rates)[0] == FAILED
+    assert run_needed({"task": {"delay": 64}, "seed": 1}, 1e-4, 1, points, ref, GRID, choice)[0] == "not_needed"
+
+
 def test_second_edition_references_read_as_one_candidate_without_extension():
     assert parse_reference({"task.delay": 64}) == Reference(key="task.delay", candidates=(64.0,))
     assert parse_reference({"seed": 0}) == Reference(fixed=(("seed", 0),)) and Reference(fixed=(("seed", 0),)).seeds == 1
