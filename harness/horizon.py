@@ -4,7 +4,8 @@ values below this one (above it on an axis that gets easier upwards, such as a s
 direction is common/rules.py's), and a point fails only when no rate of its grid solves it
 (common/lr_rules.py, the rules the page uses): the cells above are beyond its horizon and shown
 as such, not run. Where the chosen rate failed below but other rates are still to be tried
-there, the run waits for a later pass of the sweep instead of climbing on a guess."""
+there, the run waits for a later pass of the sweep instead of climbing on a guess. The runs at
+the reference point are the learning-rate rules' alone: they choose the rate of the whole curve."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -16,7 +17,7 @@ from common.lr_rules import FAILED, OPEN, best_rate, by_rate, dotted, point_verd
 from common.record import Axis
 from common.rules import SEEDS, easier_up, easiest_first, harder, run_solved
 from harness.identity import records_of_setting
-from harness.learning_rate import lr_skip, reference_choice
+from harness.learning_rate import at_reference, lr_skip, reference_choice
 from harness.state_cap import state_cap_skip
 
 
@@ -103,7 +104,9 @@ def skip_reason(cfg: DictConfig, task) -> tuple[str, str] | None:
         return capped
     failures = cfg.stop.climb_failures
     axis = run_axis(cfg, task)[0]
-    if failures and axis is not None and task.horizon_criterion() is not None:
+    # a reference chosen on seed 0 above a point its other seeds then failed: the climb stopped
+    # below it, but its own seeds still decide the rate of the whole curve
+    if failures and axis is not None and task.horizon_criterion() is not None and not at_reference(cfg, axis.key):
         failed = failed_below(cfg, task, failures)
         if failed is not None:
             values = ", ".join(f"{v:g}" for v in failed)

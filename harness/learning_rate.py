@@ -94,6 +94,19 @@ def lr_from_reference(cfg: DictConfig, task) -> dict | None:
     return {"at": at, "grid": list(choice.rates), "seeds": ref.seeds}
 
 
+def at_reference(cfg: DictConfig, axis_key: str) -> bool:
+    """Whether this run is at its setting's decided reference point on the curve's axis (`axis_key`):
+    there the learning-rate rules alone decide (its seeds confirm the rate the whole curve uses),
+    whatever the climb says below it."""
+    found = reference_choice(cfg)
+    if found is None or found[0].key != axis_key:
+        return False
+    ref, _, _, choice = found
+    if choice.waiting or choice.value is None:
+        return False
+    return ref.value_of(OmegaConf.to_container(cfg, resolve=True)) == choice.value
+
+
 def lr_skip(cfg: DictConfig) -> tuple[str, str] | None:
     """None when this run is needed; else (outcome, why): the grid's rules (common/lr_rules.py)
     read from the records already in results_dir, so a sweep that lists every rate stays
@@ -108,4 +121,4 @@ def lr_skip(cfg: DictConfig) -> tuple[str, str] | None:
     return run_needed(config, cfg.optimizer.lr, cfg.seed, points, ref, grid, choice)
 
 
-__all__ = ["apply_lr_grid", "lr_from_reference", "lr_skip", "reference_choice"]
+__all__ = ["apply_lr_grid", "at_reference", "lr_from_reference", "lr_skip", "reference_choice"]

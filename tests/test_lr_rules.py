@@ -317,6 +317,44 @@ def test_the_sweep_tries_every_rate_before_a_point_counts_as_failed(tmp_path):
     assert skip_reason(_cfg(tmp_path, 32, 1e-3), task) is None
 
 
+def test_the_reference_points_seeds_run_even_where_the_climb_stopped_below_it(tmp_path):
+    """Word problem S3, RNN (2026-12-04): seed 0 chose the reference L = 64 (3e-4 solved it there);
+    L = 32 below then failed on every rate once its other seeds ran, so the climb (one failure
+    stops it) called L = 64 beyond the horizon, and the seeds that confirm the rate of the whole
+    curve never ran: the reference stood on one seed for good."""
+    def write(T, lr, seed, solved, val=None):
+        r = rec(T, lr, seed, solved, val=val, candidates=(4, 16, 64))
+        r["config"]["stop"]["climb_failures"] = 1
+        write_record(r, tmp_path)
+
+    for i, lr in enumerate(INNER):
+        write(4, lr, 0, True, val=0.9 if lr == 1e-3 else 0.5 - 0.01 * i)
+    for s in (1, 2):
+        write(4, 1e-3, s, True)
+    for lr in [1e-4] + INNER:                          # T = 16: two rates solve seed 0, no rate holds
+        write(16, lr, 0, lr in (3e-4, 1e-3), val=0.9 if lr == 1e-3 else 0.5)
+        for s in (1, 2):
+            if lr in (3e-4, 1e-3):
+                write(16, lr, s, False)
+    for lr in [1e-4] + INNER:                          # T = 64: 3e-4 solves seed 0, bracketed by 1e-4
+        write(64, lr, 0, lr == 3e-4, val=0.9 if lr == 3e-4 else 0.5)
+
+    def cfg(T, lr, seed):
+        c = _cfg(tmp_path, T, lr, seed)
+        c.lr_reference = {"at": {"seed": 0, "task.delay": [4, 16, 64]}, "extend": 1}
+        c.stop.climb_failures = 1
+        return c
+
+    assert lr_from_reference(cfg(64, 3e-4, 1), CopyTask(delay=64))["at"] == {"task.delay": 64.0}
+    assert skip_reason(cfg(64, 3e-4, 1), CopyTask(delay=64)) is None            # the reference's seeds run
+    assert skip_reason(cfg(64, 1e-3, 1), CopyTask(delay=64))[0] == "waiting"     # others wait for them
+    assert skip_reason(cfg(32, 3e-4, 1), CopyTask(delay=32))[0] == "beyond_horizon"   # off the reference: climb rules
+    for s in (1, 2):                                   # they fail: the reference moves to T = 4
+        write(64, 3e-4, s, False)
+    assert lr_from_reference(cfg(64, 3e-4, 1), CopyTask(delay=64))["at"] == {"task.delay": 4.0}
+    assert skip_reason(cfg(64, 3e-4, 1), CopyTask(delay=64))[0] == "beyond_horizon"
+
+
 def test_a_run_without_lr_index_takes_the_reference_choice(tmp_path):
     for r in grid_runs(4, INNER, best=3e-3, solving=(3e-3,), candidates=(4,)):
         write_record(r, tmp_path)
