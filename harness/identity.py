@@ -28,11 +28,11 @@ def run_key(cfg: DictConfig) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
-_READ: dict[str, tuple[int, list[dict], dict[tuple[str, ...], list[dict | None]]]] = {}
+_READ: dict[str, tuple[int, list[dict], dict[tuple, object]]] = {}
 
 
 def _entry(results_dir: str) -> tuple | None:
-    """The cached read of results_dir: (stamp, records, settings by the keys they leave out)."""
+    """The cached read of results_dir: (stamp, records, answers derived from them: `per_read`)."""
     path = Path(results_dir)
     try:  # before reading: a record added meanwhile changes the key again
         stamp = hash(frozenset(name for name in os.listdir(path) if name.endswith(".json")))
@@ -67,3 +67,21 @@ def records_of_setting(cfg: DictConfig, ignore: tuple[str, ...] = ()) -> list[di
         settings[keys] = [drop_keys(setting_of(rec), keys) if isinstance(rec.get("config"), dict) else None
                           for rec in records]
     return [rec for rec, setting in zip(records, settings[keys]) if setting == mine]
+
+
+def per_read(results_dir: str, key: tuple, compute):
+    """`compute()` once per read of results_dir: an answer derived from its records alone (`key`
+    names the question and everything else it depends on) is kept with them until they change."""
+    entry = _entry(results_dir)
+    if entry is None:
+        return compute()
+    memo = entry[2]
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+def setting_blob(cfg: DictConfig, ignore: tuple[str, ...] = ()) -> str:
+    """This run's setting (as `records_of_setting` matches it) as a string, for a `per_read` key."""
+    return json.dumps(drop_keys(identity_config(cfg), ("lr_reference", *SELECTED_OVER, *ignore)),
+                      sort_keys=True, default=str)

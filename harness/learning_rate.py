@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from common.config import ConfigError
 from common.lr_rules import Choice, Reference, check_grid, choose_reference, grid_of, parse_reference, run_needed
-from harness.identity import records_of_setting
+from harness.identity import per_read, records_of_setting, setting_blob
 
 
 def declared_grid(cfg: DictConfig):
@@ -68,8 +68,14 @@ def reference_choice(cfg: DictConfig) -> tuple[Reference, list[float] | None, di
     if found is None:
         return None
     ref, grid = found
-    points = _points(cfg, ref)
-    return ref, grid, points, choose_reference(points, ref, grid)
+
+    def choose() -> tuple[Reference, list[float] | None, dict, Choice]:
+        points = _points(cfg, ref)
+        return ref, grid, points, choose_reference(points, ref, grid)
+
+    # a sweep job asks for it up to five times (the rate, the climb, each point below, the grid)
+    key = ("reference_choice", ref, tuple(grid or ()), setting_blob(cfg, (ref.key,) if ref.key else ()))
+    return per_read(cfg.results_dir, key, choose)
 
 
 def lr_from_reference(cfg: DictConfig, task) -> dict | None:
