@@ -20,7 +20,8 @@ decide nothing about rates themselves.
 - **A point fails only after every rate.** Off the reference (other candidates included) the chosen
   rate runs on every seed; where it fails, every other rate of the grid (as run at the reference,
   also one a candidate's own grid did not reach) runs once, on seed 0,
-  and a rate whose seed 0 solves runs the other seeds too (`run_needed`, `point_verdict`).
+  and a rate whose seed 0 solves runs the other seeds too (`run_needed`, `point_verdict`); so does
+  one that solved a seed while it was the chosen rate, until a majority of its seeds decides.
 - **Window.** How many rates solve a point (a majority of their seeds), of those tried there.
 
 Old records (`lr_reference: {task.delay: 64}`, three rates, no extension) read as one candidate
@@ -299,9 +300,11 @@ def run_needed(config: dict, lr: float, seed: int, points: dict[float | None, li
         return "waiting", f"the chosen lr {choice.rate:g} has not settled this point yet"
     if seed == 0:
         return None
-    first = [r for r in runs.get(lr, []) if r.get("seed") == 0]
-    if not first:
+    mine = runs.get(lr, [])
+    if not any(r.get("seed") == 0 for r in mine):
         return "waiting", f"lr {lr:g} runs more seeds only if its seed 0 solves this point"
-    if not run_solved(first[0]):
-        return "not_needed", f"lr {lr:g} failed this point on seed 0"
+    # judged as point_verdict judges it: a seed this rate solved while it was the chosen one (the
+    # reference moved since) keeps it open after a failed seed 0, and only its last seed settles it
+    if verdict(mine, SEEDS, probe=True) == FAILED:
+        return "not_needed", f"lr {lr:g} failed this point (seed 0, or a majority of its seeds)"
     return None

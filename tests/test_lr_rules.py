@@ -265,6 +265,27 @@ def test_a_candidate_that_is_not_the_reference_tries_every_rate_of_the_reference
     assert run_needed({"task": {"delay": 64}, "seed": 1}, 1e-4, 1, points, ref, GRID, choice)[0] == "not_needed"
 
 
+def test_a_rate_with_a_seed_solved_besides_a_failed_seed_0_runs_its_last_seed():
+    """Word problem S3, RNN (2026-12-04): 3e-3, chosen while the reference was another point, ran
+    seed 1 at L = 32 and solved it, though its seed 0 had failed there. Then 1e-3 took the reference
+    at 32 on seed 0 and failed seeds 1 and 2. 3e-3 was open at 32 (1 of 2 seeds, the third decides),
+    so the point and the climb above it waited, while the rule "a probe gets more seeds only after
+    its seed 0 solves" never ran that third seed: every pass ran nothing and the curve stopped."""
+    ref = SEED0_REF
+    at16 = one_seed(16, 1e-3, (1e-3,)) + [rec(16, 1e-3, s, False) for s in (1, 2)] + [rec(16, 3e-3, 1, True)]
+    points = {4.0: one_seed(4, 1e-3, tuple(INNER)), 16.0: at16, 64.0: one_seed(64, 1e-3)}
+    choice = choose_reference(points, ref, GRID)
+    assert (choice.value, choice.rate) == (16, 1e-3)                    # 3e-3 has a seed left to run
+    assert point_verdict(by_rate(at16), choice.rate, choice.rates)[0] == OPEN
+    assert run_needed({"task": {"delay": 16}, "seed": 2}, 3e-3, 2, points, ref, GRID, choice) is None
+    solved = {**points, 16.0: at16 + [rec(16, 3e-3, 2, True)]}
+    assert (choose_reference(solved, ref, GRID).value, choose_reference(solved, ref, GRID).rate) == (16, 3e-3)
+    failed = {**points, 16.0: at16 + [rec(16, 3e-3, 2, False)]}
+    assert choose_reference(failed, ref, GRID).value == 4               # no rate holds 16 on every seed
+    # a probe whose only seed failed still gets no more seeds
+    assert run_needed({"task": {"delay": 16}, "seed": 2}, 1e-2, 2, points, ref, GRID, choice)[0] == "not_needed"
+
+
 def test_second_edition_references_read_as_one_candidate_without_extension():
     assert parse_reference({"task.delay": 64}) == Reference(key="task.delay", candidates=(64.0,))
     assert parse_reference({"seed": 0}) == Reference(fixed=(("seed", 0),)) and Reference(fixed=(("seed", 0),)).seeds == 1
