@@ -21,7 +21,8 @@ decide nothing about rates themselves.
   rate runs on every seed; where it fails, every other rate of the grid (as run at the reference,
   also one a candidate's own grid did not reach) runs once, on seed 0,
   and a rate whose seed 0 solves runs the other seeds too (`run_needed`, `point_verdict`); so does
-  one that solved a seed while it was the chosen rate, until a majority of its seeds decides.
+  one that solved a seed while it was the chosen rate, and one a candidate's own grid ran beyond
+  the reference's, until a majority of its seeds decides.
 - **Window.** How many rates solve a point (a majority of their seeds), of those tried there.
 
 Old records (`lr_reference: {task.delay: 64}`, three rates, no extension) read as one candidate
@@ -287,9 +288,11 @@ def run_needed(config: dict, lr: float, seed: int, points: dict[float | None, li
         # reach (else the point, and the climb above it, wait for a run the sweep never makes)
     if lr == choice.rate:
         return None
-    if lr not in choice.rates:
-        return "not_needed", f"lr {lr:g} is not among the rates run at the reference point"
     runs = by_rate(points.get(value, []))
+    # a rate outside the reference's grid that ran here anyway (a candidate's own grid reached it)
+    # counts for the point (point_verdict): where its seed 0 solved, its other seeds decide
+    if lr not in choice.rates and lr not in runs:
+        return "not_needed", f"lr {lr:g} is not among the rates run at the reference point"
     # on every seed, as the page and the climb judge a point: a reference that compares rates on
     # seed 0 alone would call the chosen rate solved on that seed while its seeds 1 and 2 fail, and
     # the point would wait forever for rates the sweep never runs

@@ -286,6 +286,26 @@ def test_a_rate_with_a_seed_solved_besides_a_failed_seed_0_runs_its_last_seed():
     assert run_needed({"task": {"delay": 16}, "seed": 2}, 1e-2, 2, points, ref, GRID, choice)[0] == "not_needed"
 
 
+def test_a_rate_outside_the_references_grid_that_solved_seed_0_at_a_candidate_runs_its_other_seeds():
+    """Found by the simulated sweeps (tests/test_lr_rules_settle.py): the candidate T = 4 extended its
+    own grid down to 1e-4, which solved seed 0 there; the reference T = 64 never ran 1e-4. Where the
+    chosen rate then failed T = 4, the point counted 1e-4 as open (one seed solved, two to run), while
+    the rule "only rates run at the reference" never ran them: T = 4 and the climb above it waited."""
+    ref = SEED0_REF
+    at4 = [rec(4, lr, 0, lr in (1e-4, 3e-4), val=0.9 if lr == 3e-4 else 0.5) for lr in GRID]
+    at4 += [rec(4, lr, s, False) for lr in (3e-4, 1e-2) for s in (1, 2)]
+    at64 = one_seed(64, 1e-2, tuple(INNER)) + [rec(64, 3e-2, 0, False), rec(64, 1e-2, 1, False), rec(64, 1e-2, 2, True)]
+    points = {4.0: at4, 16.0: one_seed(16, 1e-3, (1e-3,)), 64.0: at64}
+    choice = choose_reference(points, ref, GRID)
+    assert (choice.value, choice.rate) == (64, 1e-2) and 1e-4 not in choice.rates
+    assert point_verdict(by_rate(at4), choice.rate, choice.rates)[0] == OPEN
+    assert run_needed({"task": {"delay": 4}, "seed": 1}, 1e-4, 1, points, ref, GRID, choice) is None
+    settled = {**points, 4.0: at4 + [rec(4, 1e-4, s, False) for s in (1, 2)]}
+    assert point_verdict(by_rate(settled[4.0]), choice.rate, choice.rates)[0] == FAILED
+    # a rate neither the reference nor this point ran stays out
+    assert run_needed({"task": {"delay": 8}, "seed": 1}, 1e-4, 1, points, ref, GRID, choice)[0] == "not_needed"
+
+
 def test_second_edition_references_read_as_one_candidate_without_extension():
     assert parse_reference({"task.delay": 64}) == Reference(key="task.delay", candidates=(64.0,))
     assert parse_reference({"seed": 0}) == Reference(fixed=(("seed", 0),)) and Reference(fixed=(("seed", 0),)).seeds == 1
