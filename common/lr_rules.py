@@ -301,9 +301,11 @@ def run_needed(config: dict, lr: float, seed: int, points: dict[float | None, li
         return "not_needed", f"the chosen lr {choice.rate:g} solves this point"
     if main == OPEN:
         return "waiting", f"the chosen lr {choice.rate:g} has not settled this point yet"
-    if seed == 0:
-        return None
     mine = runs.get(lr, [])
+    if seed == 0:   # outside the reference's grid, only to settle a rate already open here
+        if lr not in choice.rates and verdict(mine, SEEDS, probe=True) != OPEN:
+            return "not_needed", f"lr {lr:g} is not among the rates run at the reference point"
+        return None
     if not any(r.get("seed") == 0 for r in mine):
         return "waiting", f"lr {lr:g} runs more seeds only if its seed 0 solves this point"
     # judged as point_verdict judges it: a seed this rate solved while it was the chosen one (the

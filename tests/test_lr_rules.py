@@ -302,8 +302,13 @@ def test_a_rate_outside_the_references_grid_that_solved_seed_0_at_a_candidate_ru
     assert run_needed({"task": {"delay": 4}, "seed": 1}, 1e-4, 1, points, ref, GRID, choice) is None
     settled = {**points, 4.0: at4 + [rec(4, 1e-4, s, False) for s in (1, 2)]}
     assert point_verdict(by_rate(settled[4.0]), choice.rate, choice.rates)[0] == FAILED
-    # a rate neither the reference nor this point ran stays out
+    # a rate neither the reference nor this point ran stays out, and one settled here without seed 0
     assert run_needed({"task": {"delay": 8}, "seed": 1}, 1e-4, 1, points, ref, GRID, choice)[0] == "not_needed"
+    at8 = [rec(8, 1e-2, s, False) for s in range(3)] + [rec(8, 1e-4, s, False) for s in (1, 2)]
+    points8 = {**points, 8.0: at8}
+    assert run_needed({"task": {"delay": 8}, "seed": 0}, 1e-4, 0, points8, ref, GRID, choice)[0] == "not_needed"
+    points8[8.0] = at8[:3] + [rec(8, 1e-4, 1, True), rec(8, 1e-4, 2, False)]
+    assert run_needed({"task": {"delay": 8}, "seed": 0}, 1e-4, 0, points8, ref, GRID, choice) is None
 
 
 def test_second_edition_references_read_as_one_candidate_without_extension():
