@@ -289,10 +289,12 @@ def run_needed(config: dict, lr: float, seed: int, points: dict[float | None, li
     if lr == choice.rate:
         return None
     runs = by_rate(points.get(value, []))
+    outside = lr not in choice.rates
+    not_run_there = "not_needed", f"lr {lr:g} is not among the rates run at the reference point"
     # a rate outside the reference's grid that ran here anyway (a candidate's own grid reached it)
     # counts for the point (point_verdict): where its seed 0 solved, its other seeds decide
-    if lr not in choice.rates and lr not in runs:
-        return "not_needed", f"lr {lr:g} is not among the rates run at the reference point"
+    if outside and lr not in runs:
+        return not_run_there
     # on every seed, as the page and the climb judge a point: a reference that compares rates on
     # seed 0 alone would call the chosen rate solved on that seed while its seeds 1 and 2 fail, and
     # the point would wait forever for rates the sweep never runs
@@ -303,8 +305,8 @@ def run_needed(config: dict, lr: float, seed: int, points: dict[float | None, li
         return "waiting", f"the chosen lr {choice.rate:g} has not settled this point yet"
     mine = runs.get(lr, [])
     if seed == 0:   # outside the reference's grid, only to settle a rate already open here
-        if lr not in choice.rates and verdict(mine, SEEDS, probe=True) != OPEN:
-            return "not_needed", f"lr {lr:g} is not among the rates run at the reference point"
+        if outside and verdict(mine, SEEDS, probe=True) != OPEN:
+            return not_run_there
         return None
     if not any(r.get("seed") == 0 for r in mine):
         return "waiting", f"lr {lr:g} runs more seeds only if its seed 0 solves this point"

@@ -54,11 +54,16 @@ def results(results_dir: str) -> list[dict]:
     return entry[1] if entry else []
 
 
+def _setting(cfg: DictConfig, ignore: tuple[str, ...]) -> tuple[tuple[str, ...], dict]:
+    """The keys a setting leaves out (rate, seed and the like, plus `ignore`) and this run's setting."""
+    keys = ("lr_reference", *SELECTED_OVER, *ignore)
+    return keys, drop_keys(identity_config(cfg), keys)
+
+
 def records_of_setting(cfg: DictConfig, ignore: tuple[str, ...] = ()) -> list[dict]:
     """The records in results_dir of this run's setting (learning rate and seed aside),
     also ignoring the dotted keys in `ignore` (e.g. the memory axis)."""
-    keys = ("lr_reference", *SELECTED_OVER, *ignore)
-    mine = drop_keys(identity_config(cfg), keys)
+    keys, mine = _setting(cfg, ignore)
     entry = _entry(cfg.results_dir)
     if entry is None:
         return []
@@ -83,5 +88,4 @@ def per_read(results_dir: str, key: tuple, compute):
 
 def setting_blob(cfg: DictConfig, ignore: tuple[str, ...] = ()) -> str:
     """This run's setting (as `records_of_setting` matches it) as a string, for a `per_read` key."""
-    return json.dumps(drop_keys(identity_config(cfg), ("lr_reference", *SELECTED_OVER, *ignore)),
-                      sort_keys=True, default=str)
+    return json.dumps(_setting(cfg, ignore)[1], sort_keys=True, default=str)
