@@ -68,23 +68,25 @@ def notice(records: list[dict], curves: list[Curve], tables: dict) -> list[str]:
     if plateaued:
         facts.append(f"{len(plateaued)} runs ended `plateaued` under a patience counted from the first validation, "
                      f"so a run could stop inside the initial plateau before its metric left the memoryless baseline")
-    with_ref = [(c, row) for c in curves for row in c.rows
-                if row.reference is not None and row.reference in row.cells and any(old(r) for r in row.records)]
+    # Every fact below is about the old protocol, so it counts only rows drawn from old records: a
+    # curve or table already rerun under the third edition would otherwise lend it its own rows.
+    old_curve_rows = [(c, row) for c in curves for row in c.rows if any(old(r) for r in row.records)]
+    old_table_rows = [row for rows in tables.values() for row in rows if any(old(r) for r in row.records)]
+    with_ref = [(c, row) for c, row in old_curve_rows if row.reference is not None and row.reference in row.cells]
     unsolved = [(c, row) for c, row in with_ref if not row.cells[row.reference].window]
     if with_ref:
         facts.append(f"in {len(unsolved)} of {len(with_ref)} (model, curve) pairs no rate of the grid solves the "
                      f"reference point where the rate was chosen, so the rate used along the curve is noise")
-    chosen = [(row.lr, row.lr_grid) for c in curves for row in c.rows if row.lr is not None]
-    chosen += [(row.lr, row.lr_grid) for rows in tables.values() for row in rows if row.lr is not None]
+    chosen = [(row.lr, row.lr_grid) for _, row in old_curve_rows if row.lr is not None]
+    chosen += [(row.lr, row.lr_grid) for row in old_table_rows if row.lr is not None]
     ends = sum(at_end(lr, grid) for lr, grid in chosen)
     if ends:
         facts.append(f"{ends} of {len(chosen)} chosen rates sit at an end of a three-rate grid that never extended")
     fold, where = _state_fold(curves)
     if where is not None and fold >= 2:
         facts.append(f"models raced with different recurrent states, up to {fold:g}-fold apart ({md(where.task)})")
-    teacher = [c for c in curves if c.task == "teacher"]
-    for c in teacher:
-        none = sorted(row.model for row in c.rows if row.horizon is None)
+    for c in curves:
+        none = sorted(row.model for cc, row in old_curve_rows if cc is c and c.task == "teacher" and row.horizon is None)
         if none:
             count = {1: "one model", 2: "two models"}.get(len(none), f"{len(none)} models")
             facts.append(f"a teacher {count} cannot represent: {' and '.join(md(m) for m in none)} solve it at no "

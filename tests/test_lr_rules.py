@@ -492,6 +492,27 @@ def test_records_of_the_second_edition_are_flagged_on_the_page_until_replaced(tm
         assert f"{n} of the {n} records" in text and f"{n} records were made from a tree with uncommitted" in text
 
 
+@pytest.mark.parametrize("task", ["copy", "teacher"])
+def test_the_second_edition_notice_counts_no_row_of_a_curve_already_rerun(tmp_path, task):
+    """Old records left only in an image table: a third-edition curve, open or not, lends the notice
+    neither its chosen rates nor a teacher "no model solves it" claim about the old protocol."""
+    from tests.test_leaderboard import rec as image_rec
+
+    for r in page_records():
+        r["task"]["name"] = task
+        write_record(r, tmp_path)
+    for s in range(3):
+        write_record(image_rec("lru", 1e-3, s, 0.9, 0.8), tmp_path)
+    (curve,) = collect(tmp_path).curves
+    gru = next(row for row in curve.rows if row.model == "gru")
+    assert gru.horizon is None and gru.lr == min(INNER)   # a third-edition row the old facts would count
+    build(tmp_path, tmp_path / "lb.md")
+    text = (tmp_path / "lb.md").read_text()
+    n = len(page_records()) + 3
+    assert f"**Second-edition results.** 3 of the {n} records" in text
+    assert "chosen rates sit at an end" not in text and "cannot represent" not in text
+
+
 def test_a_declared_run_the_rules_do_not_call_for_ends_without_training(tmp_path):
     """The real entry's path (harness.run.train on the declared sweep's config): the rate beyond
     the grid's end at a candidate with no inner runs yet waits for a later pass, and leaves no record."""
