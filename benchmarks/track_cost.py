@@ -30,8 +30,8 @@ from harness.run import complete_defaults, instantiate_checked
 from harness.state_cap import apply_state_cap
 from leaderboard.build import PUBLISHED, collect
 
-TRACK = ["copy", "word_problem", "word_problem_neg", "selective_copy", "mqar", "teacher", "smnist", "sfmnist",
-         "mqar_state"]  # make cpu-track's order
+TRACK = ["copy", "word_problem", "word_problem_neg", "selective_copy", "mqar", "teacher", "smnist", "mqar_state",
+         "sfmnist"]  # make cpu-track's order
 JOB_HOURS = 20.0
 
 
