@@ -12,9 +12,10 @@ decide nothing about rates themselves.
   seed 0 alone where the reference compares rates on seed 0: `{at: {seed: 0, ...}}`, the track's);
   when none does, the smallest, the curve's easiest point. A candidate above one where every
   rate failed is not run (`choose_reference`). The rate is the one chosen on validation there;
-  where rates were compared on seed 0 and that rate then fails seeds 1 and 2 there, a rate that
-  holds the point on every seed takes over, and when none does the next easier candidate is the
-  reference (`held_on_every_seed`).
+  where rates were compared on seed 0 and that rate then fails seeds 1 and 2 there, every rate that
+  solved seed 0 runs its other seeds and the best on validation of those that hold the point on every
+  seed takes over, bracketed as on seed 0 (`candidate_grid`); when none holds, the next easier
+  candidate is the reference (`held_on_every_seed`).
   On an axis that gets easier upwards (a state size: `Reference.easier`, common/rules.py) every
   "largest" here is the hardest, the smallest value, and "above" is below.
 - **A point fails only after every rate.** Off the reference (other candidates included) the chosen
@@ -199,7 +200,7 @@ def candidates(points: dict[float | None, list[dict]], ref: Reference,
     out = []
     for value in easiest_first(ref.candidates, ref.easier) or (None,):
         runs = by_rate([r for r in points.get(value, []) if ref.matches_fixed(r.get("config") or {})])
-        gp = grid_point(runs, grid or sorted(runs), ref.extend if grid else 0, ref.seeds)
+        gp = candidate_grid(points.get(value, []), runs, ref, grid)
         out.append((value, gp, runs))
         if ref.key and gp.rates and not gp.missing and all(verdict(runs[lr], ref.seeds) == FAILED for lr in gp.rates):
             break
@@ -238,12 +239,43 @@ def held_on_every_seed(runs_at: list[dict], gp: GridPoint, ref: Reference) -> fl
     runs = by_rate([r for r in runs_at if rate_key(lr_of(r)) in gp.rates])
     if verdict(runs.get(gp.chosen, []), SEEDS) != FAILED:
         return gp.chosen                      # solved on every seed, or its seeds 1 and 2 not run yet
-    held = {lr: rs for lr, rs in runs.items() if verdict(rs, SEEDS) == SOLVED}
-    if held:
-        return best_rate(held)
+    # every rate that solved seed 0 runs its other seeds before the choice passes on: the first to
+    # hold would otherwise win by the order the sweep lists them (selective copy, Mamba: 1e-2 held
+    # first, having run its seeds while it was the chosen rate elsewhere; 1e-3, which solved seed 0
+    # there, never ran its other seeds, and the choice sat at the top of the rates run)
     if any(verdict(rs, SEEDS, probe=True) == OPEN for rs in runs.values()):
-        return gp.chosen                      # another rate solving seed 0 has its other seeds to run
-    return None
+        return gp.chosen
+    held = {lr: rs for lr, rs in runs.items() if verdict(rs, SEEDS) == SOLVED}
+    return best_rate(held) if held else None
+
+
+def candidate_grid(runs_at: list[dict], runs: dict[float, list[dict]], ref: Reference,
+                   grid: list[float] | None, lr: float | None = None) -> GridPoint:
+    """The rates a reference candidate needs (`runs`: its runs on the reference's seeds by rate;
+    `runs_at`: every run there): `grid_point`'s, and where the choice passes to a rate held on every
+    seed (`held_on_every_seed`) that sits at an end of them, the next declared rate beyond, as
+    `grid_point` brackets the choice on seed 0: on seed 0 first, then on the other seeds if it solves
+    there (an open rate), until the held choice is bracketed or the declared grid ends."""
+    gp = grid_point(runs, grid or sorted(set(runs) | ({lr} if lr is not None else set())),
+                    ref.extend if grid else 0, ref.seeds)
+    if not grid or gp.missing or ref.seeds >= SEEDS:
+        return gp
+    while True:
+        held = held_on_every_seed(runs_at, gp, ref)
+        if held is None or held == gp.chosen:
+            return gp
+        i = grid.index(held) if held in grid else -1
+        if i < 0:
+            return gp
+        if held == gp.rates[-1] and i + 1 < len(grid):
+            beyond = grid[i + 1]
+        elif held == gp.rates[0] and i > 0:
+            beyond = grid[i - 1]
+        else:
+            return gp
+        gp = GridPoint(sorted([*gp.rates, beyond]), [] if beyond in runs else [beyond], gp.chosen)
+        if gp.missing:
+            return gp
 
 
 def point_verdict(runs: dict[float, list[dict]], chosen: float | None, rates: list[float],
@@ -276,7 +308,7 @@ def run_needed(config: dict, lr: float, seed: int, points: dict[float | None, li
         if failed:
             return "beyond_horizon", f"every rate failed at {ref.key} = {failed[0]:g}"
         runs = by_rate([r for r in points.get(value, []) if ref.matches_fixed(r.get("config") or {})])
-        gp = grid_point(runs, grid or sorted(set(runs) | {lr}), ref.extend if grid else 0, ref.seeds)
+        gp = candidate_grid(points.get(value, []), runs, ref, grid, lr)
         if lr in gp.rates:
             return None
         if gp.missing:

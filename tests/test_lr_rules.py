@@ -243,6 +243,38 @@ def test_a_rate_chosen_on_seed_0_that_fails_seeds_1_and_2_at_the_reference_passe
     assert (choice.value, choice.rate) == (4, 1e-3)                     # no rate holds T = 16 on every seed
 
 
+def test_every_rate_that_solved_seed_0_runs_its_seeds_before_the_choice_passes_on_and_is_bracketed():
+    """Selective copy, Mamba (2026-12-05 audit): at the reference L = 64 every inner rate solved seed
+    0; the chosen 3e-3 then failed seeds 1 and 2 on test. 1e-2 had run its seeds while it was the
+    chosen rate at an easier candidate and held, so the choice passed to it at once: 1e-3, which had
+    solved seed 0 there, never ran its other seeds, and 1e-2 sat at the top of the rates run, with
+    3e-2 never tried (a chosen rate at a grid end)."""
+    ref = SEED0_REF
+    at16 = one_seed(16, 3e-3, tuple(INNER)) + [rec(16, 3e-3, s, False) for s in (1, 2)]
+    at16 += [rec(16, 1e-2, s, True) for s in (1, 2)]
+    points = {4.0: one_seed(4, 1e-3, tuple(INNER)), 16.0: at16, 64.0: one_seed(64, 1e-3)}
+    choice = choose_reference(points, ref, GRID)
+    assert (choice.value, choice.rate) == (16, 3e-3)                    # 3e-4 and 1e-3 have seeds to run
+    for lr in (3e-4, 1e-3):
+        assert run_needed({"task": {"delay": 16}, "seed": 1}, lr, 1, points, ref, GRID, choice) is None
+    at16 += [rec(16, lr, s, False) for lr in (3e-4, 1e-3) for s in (1, 2)]
+    choice = choose_reference(points, ref, GRID)                        # 1e-2 holds, at the top of the rates run
+    assert choice.value is None and "0.03 at task.delay = 16 on seed 0" in choice.waiting
+    assert run_needed({"task": {"delay": 16}, "seed": 0}, 3e-2, 0, points, ref, GRID, choice) is None
+    failed = {**points, 16.0: at16 + [rec(16, 3e-2, 0, False)]}
+    choice = choose_reference(failed, ref, GRID)
+    assert (choice.value, choice.rate, choice.rates) == (16, 1e-2, INNER + [3e-2])
+    # a rate beyond that solves seed 0 runs its other seeds too, and takes over where it is better
+    solved = {**points, 16.0: at16 + [rec(16, 3e-2, 0, True)]}
+    choice = choose_reference(solved, ref, GRID)
+    assert choice.rate == 3e-3 and run_needed({"task": {"delay": 16}, "seed": 1}, 3e-2, 1, solved, ref, GRID, choice) is None
+    faster = [rec(16, 3e-2, s, True) for s in (0, 1, 2)]
+    for r in faster:
+        r["solved_at"] = {"step": 50}
+    choice = choose_reference({**points, 16.0: at16 + faster}, ref, GRID)
+    assert (choice.value, choice.rate, choice.rates) == (16, 3e-2, INNER + [3e-2])   # the declared end
+
+
 def test_a_candidate_that_is_not_the_reference_tries_every_rate_of_the_reference():
     """Word problem Z2, LRU (2026-12-04): the reference T = 16 extended its grid down to 1e-4 (its
     choice, 3e-4, sat at the low end); at the harder candidate 64 no rate solved seed 0 and its own

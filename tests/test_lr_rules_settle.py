@@ -95,6 +95,8 @@ def test_a_sweep_ends_with_every_point_decided_and_nothing_waiting(tmp_path, cur
         points.setdefault(float(r["config"]["task"]["delay"]), []).append(r)
     choice = choose_reference(points, parse_reference(curve.spec, curve.easier), GRID)
     assert choice.waiting is None
+    # the chosen rate has a tried rate on each side at the reference, or sits at a declared end
+    assert choice.rate in (GRID[0], GRID[-1]) or min(choice.rates) < choice.rate < max(choice.rates), choice
     beyond = {T for (T, _, _), why in left.items() if why[0] == "beyond_horizon"}
     for T, runs in points.items():   # every point the climb reached is decided
         if T not in beyond:
