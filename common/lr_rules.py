@@ -264,9 +264,9 @@ def candidate_grid(runs_at: list[dict], runs: dict[float, list[dict]], ref: Refe
         held = held_on_every_seed(runs_at, gp, ref)
         if held is None or held == gp.chosen:
             return gp
-        i = grid.index(held) if held in grid else -1
-        if i < 0:
+        if held not in grid:
             return gp
+        i = grid.index(held)
         if held == gp.rates[-1] and i + 1 < len(grid):
             beyond = grid[i + 1]
         elif held == gp.rates[0] and i > 0:

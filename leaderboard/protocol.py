@@ -85,8 +85,8 @@ def notice(records: list[dict], curves: list[Curve], tables: dict) -> list[str]:
     fold, where = _state_fold(curves)
     if where is not None and fold >= 2:
         facts.append(f"models raced with different recurrent states, up to {fold:g}-fold apart ({md(where.task)})")
-    for c in curves:
-        none = sorted(row.model for cc, row in old_curve_rows if cc is c and c.task == "teacher" and row.horizon is None)
+    for c in (c for c in curves if c.task == "teacher"):
+        none = sorted(row.model for cc, row in old_curve_rows if cc is c and row.horizon is None)
         if none:
             count = {1: "one model", 2: "two models"}.get(len(none), f"{len(none)} models")
             facts.append(f"a teacher {count} cannot represent: {' and '.join(md(m) for m in none)} solve it at no "
