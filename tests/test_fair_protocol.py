@@ -232,7 +232,7 @@ def test_the_code_of_a_process_is_its_project_modules_and_configs(monkeypatch):
     import sys
     import types
 
-    from common.provenance import source_files
+    from common.provenance import ROOT, source_files
 
     bare = types.ModuleType("bare_ops")
     bare.__file__ = "_ops.py"    # as some extension modules name theirs: not a file of the project
@@ -240,3 +240,11 @@ def test_the_code_of_a_process_is_its_project_modules_and_configs(monkeypatch):
     files = source_files()
     assert "conf" in files and "common/provenance.py" in files and "_ops.py" not in files
     assert not any(f.startswith(".venv") for f in files)
+    # each module's file is resolved once per process (common/provenance.py): one imported after an
+    # earlier call still counts, and one that left sys.modules no longer does
+    late = types.ModuleType("late_project_module")
+    late.__file__ = str(ROOT / "tasks" / "late_project_module.py")
+    monkeypatch.setitem(sys.modules, "late_project_module", late)
+    assert "tasks/late_project_module.py" in source_files()
+    monkeypatch.delitem(sys.modules, "late_project_module")
+    assert "tasks/late_project_module.py" not in source_files() and source_files() == files
