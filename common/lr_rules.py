@@ -11,7 +11,8 @@ decide nothing about rates themselves.
 - **Reference point.** The largest candidate at which some rate solves (a majority of its seeds, or
   seed 0 alone where the reference compares rates on seed 0: `{at: {seed: 0, ...}}`, the track's);
   when none does, the smallest, the curve's easiest point. A candidate above one where every
-  rate failed is not run (`choose_reference`). The rate is the one chosen on validation there;
+  rate failed is not run (`choose_reference`), and waits while every rate run at an easier one
+  has failed and rates remain to run there (`run_needed`). The rate is the one chosen on validation there;
   where rates were compared on seed 0 and that rate then fails seeds 1 and 2 there, every rate that
   solved seed 0 runs its other seeds and the best on validation of those that hold the point on every
   seed takes over, bracketed as on seed 0 (`candidate_grid`); when none holds, the next easier
@@ -307,6 +308,14 @@ def run_needed(config: dict, lr: float, seed: int, points: dict[float | None, li
                   and all(verdict(runs[r], ref.seeds) == FAILED for r in gp.rates)]
         if failed:
             return "beyond_horizon", f"every rate failed at {ref.key} = {failed[0]:g}"
+        # nor while every rate run at an easier candidate failed and its grid has rates still to run
+        # (a rate beyond an end): those decide whether this one is above a failed candidate (MQAR, rnn:
+        # pairs = 8 ran 1-2 h a rate, all at the step cap, while pairs = 2 waited for its rate beyond)
+        pending = [v for v, gp, runs in below if v is not None and harder(value, v, ref.easier) and gp.missing
+                   and runs and all(verdict(rs, ref.seeds) == FAILED for rs in runs.values())]
+        if pending:
+            return "waiting", (f"every rate run at {ref.key} = {pending[0]:g} failed so far: the rates still "
+                               f"to run there decide whether this point runs")
         runs = by_rate([r for r in points.get(value, []) if ref.matches_fixed(r.get("config") or {})])
         gp = candidate_grid(points.get(value, []), runs, ref, grid, lr)
         if lr in gp.rates:

@@ -14,6 +14,7 @@ from common.lr_rules import (
     SOLVED,
     Reference,
     by_rate,
+    candidate_grid,
     check_grid,
     choose_reference,
     grid_point,
@@ -192,6 +193,26 @@ SEED0_REF = parse_reference({"at": {"seed": 0, "task.delay": [4, 16, 64]}, "exte
 def one_seed(T: int, best: float, solving: tuple = ()) -> list[dict]:
     """Every inner rate at T on seed 0 only: `best` wins on validation, the rates in `solving` solve."""
     return [r for r in grid_runs(T, INNER, best, solving) if r["seed"] == 0]
+
+
+def test_a_harder_candidate_waits_while_every_rate_run_at_an_easier_one_failed_and_more_are_to_run():
+    """The rates still to run at an easier candidate decide whether a harder one is above a failed
+    candidate (then not run at all): until they have, its runs wait rather than run for nothing."""
+    ref = parse_reference({"at": {"seed": 0, "task.delay": [4, 16, 64]}, "extend": 1})
+    harder_run = {"task": {"delay": 16}, "seed": 0}
+    points = {4.0: one_seed(4, 1e-2)}                      # every inner rate failed, the best at the top end
+    gp = candidate_grid(points[4.0], by_rate(points[4.0]), ref, GRID)
+    assert gp.missing == [3e-2]
+    skip = run_needed(harder_run, 1e-3, 0, points, ref, GRID, choose_reference(points, ref, GRID))
+    assert skip[0] == "waiting" and "task.delay = 4" in skip[1]
+    failed = {4.0: points[4.0] + [rec(4, 3e-2, 0, False, val=0.1)]}   # the rate beyond fails too
+    assert run_needed(harder_run, 1e-3, 0, failed, ref, GRID, choose_reference(failed, ref, GRID))[0] == "beyond_horizon"
+    solved = {4.0: points[4.0] + [rec(4, 3e-2, 0, True)]}               # it solves: the harder candidate runs
+    assert run_needed(harder_run, 1e-3, 0, solved, ref, GRID, choose_reference(solved, ref, GRID)) is None
+    # a rate solved at the easier candidate: the harder one runs while the grid there is completed
+    some = {4.0: one_seed(4, 1e-2, (1e-2,))}
+    assert candidate_grid(some[4.0], by_rate(some[4.0]), ref, GRID).missing == [3e-2]
+    assert run_needed(harder_run, 1e-3, 0, some, ref, GRID, choose_reference(some, ref, GRID)) is None
 
 
 def test_candidates_on_seed_0_choose_from_one_seed_per_rate():
