@@ -303,16 +303,17 @@ def run_needed(config: dict, lr: float, seed: int, points: dict[float | None, li
     lr = rate_key(lr)
     value = ref.value_of(config)
     if ref.matches(config):
-        below = candidates(points, ref, grid)
-        failed = [v for v, gp, runs in below if v is not None and harder(value, v, ref.easier) and not gp.missing
+        below = [(v, gp, runs) for v, gp, runs in candidates(points, ref, grid)
+                 if v is not None and harder(value, v, ref.easier)]
+        failed = [v for v, gp, runs in below if not gp.missing
                   and all(verdict(runs[r], ref.seeds) == FAILED for r in gp.rates)]
         if failed:
             return "beyond_horizon", f"every rate failed at {ref.key} = {failed[0]:g}"
         # nor while every rate run at an easier candidate failed and its grid has rates still to run
         # (a rate beyond an end): those decide whether this one is above a failed candidate (MQAR, rnn:
         # pairs = 8 ran 1-2 h a rate, all at the step cap, while pairs = 2 waited for its rate beyond)
-        pending = [v for v, gp, runs in below if v is not None and harder(value, v, ref.easier) and gp.missing
-                   and runs and all(verdict(rs, ref.seeds) == FAILED for rs in runs.values())]
+        pending = [v for v, gp, runs in below if gp.missing and runs
+                   and all(verdict(rs, ref.seeds) == FAILED for rs in runs.values())]
         if pending:
             return "waiting", (f"every rate run at {ref.key} = {pending[0]:g} failed so far: the rates still "
                                f"to run there decide whether this point runs")

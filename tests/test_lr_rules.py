@@ -195,26 +195,6 @@ def one_seed(T: int, best: float, solving: tuple = ()) -> list[dict]:
     return [r for r in grid_runs(T, INNER, best, solving) if r["seed"] == 0]
 
 
-def test_a_harder_candidate_waits_while_every_rate_run_at_an_easier_one_failed_and_more_are_to_run():
-    """The rates still to run at an easier candidate decide whether a harder one is above a failed
-    candidate (then not run at all): until they have, its runs wait rather than run for nothing."""
-    ref = parse_reference({"at": {"seed": 0, "task.delay": [4, 16, 64]}, "extend": 1})
-    harder_run = {"task": {"delay": 16}, "seed": 0}
-    points = {4.0: one_seed(4, 1e-2)}                      # every inner rate failed, the best at the top end
-    gp = candidate_grid(points[4.0], by_rate(points[4.0]), ref, GRID)
-    assert gp.missing == [3e-2]
-    skip = run_needed(harder_run, 1e-3, 0, points, ref, GRID, choose_reference(points, ref, GRID))
-    assert skip[0] == "waiting" and "task.delay = 4" in skip[1]
-    failed = {4.0: points[4.0] + [rec(4, 3e-2, 0, False, val=0.1)]}   # the rate beyond fails too
-    assert run_needed(harder_run, 1e-3, 0, failed, ref, GRID, choose_reference(failed, ref, GRID))[0] == "beyond_horizon"
-    solved = {4.0: points[4.0] + [rec(4, 3e-2, 0, True)]}               # it solves: the harder candidate runs
-    assert run_needed(harder_run, 1e-3, 0, solved, ref, GRID, choose_reference(solved, ref, GRID)) is None
-    # a rate solved at the easier candidate: the harder one runs while the grid there is completed
-    some = {4.0: one_seed(4, 1e-2, (1e-2,))}
-    assert candidate_grid(some[4.0], by_rate(some[4.0]), ref, GRID).missing == [3e-2]
-    assert run_needed(harder_run, 1e-3, 0, some, ref, GRID, choose_reference(some, ref, GRID)) is None
-
-
 def test_candidates_on_seed_0_choose_from_one_seed_per_rate():
     """The track's references (cost: issue cpu track, third edition): every rate once, on seed 0, at
     each candidate; the curve's other seeds run at the rate chosen there."""
@@ -230,6 +210,26 @@ def test_candidates_on_seed_0_choose_from_one_seed_per_rate():
     assert run_needed({"task": {"delay": 16}, "seed": 1}, 1e-3, 1, points, ref, GRID, choice)[0] == "not_needed"
     waiting = choose_reference({4.0: one_seed(4, 1e-3)[:2]}, ref, GRID).waiting
     assert "on seed 0" in waiting and "every seed" not in waiting
+
+
+def test_a_harder_candidate_waits_while_every_rate_run_at_an_easier_one_failed_and_more_are_to_run():
+    """The rates still to run at an easier candidate decide whether a harder one is above a failed
+    candidate (then not run at all): until they have, its runs wait rather than run for nothing."""
+    ref = SEED0_REF
+    harder_run = {"task": {"delay": 16}, "seed": 0}
+    points = {4.0: one_seed(4, 1e-2)}                      # every inner rate failed, the best at the top end
+    gp = candidate_grid(points[4.0], by_rate(points[4.0]), ref, GRID)
+    assert gp.missing == [3e-2]
+    skip = run_needed(harder_run, 1e-3, 0, points, ref, GRID, choose_reference(points, ref, GRID))
+    assert skip[0] == "waiting" and "task.delay = 4" in skip[1]
+    failed = {4.0: points[4.0] + [rec(4, 3e-2, 0, False, val=0.1)]}   # the rate beyond fails too
+    assert run_needed(harder_run, 1e-3, 0, failed, ref, GRID, choose_reference(failed, ref, GRID))[0] == "beyond_horizon"
+    solved = {4.0: points[4.0] + [rec(4, 3e-2, 0, True)]}               # it solves: the harder candidate runs
+    assert run_needed(harder_run, 1e-3, 0, solved, ref, GRID, choose_reference(solved, ref, GRID)) is None
+    # a rate solved at the easier candidate: the harder one runs while the grid there is completed
+    some = {4.0: one_seed(4, 1e-2, (1e-2,))}
+    assert candidate_grid(some[4.0], by_rate(some[4.0]), ref, GRID).missing == [3e-2]
+    assert run_needed(harder_run, 1e-3, 0, some, ref, GRID, choose_reference(some, ref, GRID)) is None
 
 
 def test_a_chosen_rate_solving_only_seed_0_off_the_reference_brings_in_the_other_rates():
