@@ -51,7 +51,8 @@ leaderboard: $(STAMP)
 # time; the streams never share a curve. A round that adds no record of its curve (records are named
 # <task>-<model>-...) ends the curve. The order balances the streams' job time as python -m
 # benchmarks.track_cost projects it (mqar_state, the dearest curve, goes to the stream without mqar:
-# 55 h and 60 h from scratch, where putting it last left 72 h and 43 h).
+# 55 h and 60 h from scratch, where putting it last left 72 h and 43 h; projected with its dense
+# recurrences, since left to the MQAR curve: mqar_state.yaml).
 CPU_TRACK := copy word_problem word_problem_neg selective_copy mqar teacher smnist mqar_state sfmnist
 SWEEP_PASSES ?= 8
 RESULTS := leaderboard/results

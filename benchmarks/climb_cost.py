@@ -115,6 +115,9 @@ def table(sweep: str, records: list[dict]) -> list[str]:
             continue
         cfgs = {v: config_at(sweep, model, key, v) for v in values}
         kept = [v for v in values if state_cap_skip(cfgs[v]) is None]  # a dense layer stops at dense_state_max
+        if not kept:
+            lines.append(f"| {model} | not run (dense_state_max: 0) |" + " |" * (len(values) + 1))
+            continue
         capped = [capped_run_seconds(cfgs[v], seconds[model])[0] for v in kept]
         solve, fail = fractions.get(model, fractions.get("*", (1.0, 1.0)))
         hours = climb_hours(capped, [v in ref.candidates for v in kept], solve, fail)

@@ -27,7 +27,7 @@ from common.lr_rules import grid_of, parse_reference
 from common.record import old
 from harness.compose import compose_run
 from harness.run import complete_defaults, instantiate_checked
-from harness.state_cap import apply_state_cap
+from harness.state_cap import apply_state_cap, state_cap_skip
 from leaderboard.build import PUBLISHED, collect
 
 TRACK = ["copy", "word_problem", "word_problem_neg", "selective_copy", "mqar", "teacher", "smnist", "mqar_state",
@@ -111,7 +111,9 @@ def project(sweep: str, seconds: dict, runs: dict) -> dict[str, float]:
     for model in track_models(sweep):
         if model not in seconds:
             continue
-        configs = point_configs(sweep, model)
+        configs = [c for c in point_configs(sweep, model) if state_cap_skip(c) is None]
+        if not configs:  # a dense recurrence the sweep does not run (dense_state_max: 0)
+            continue
         capped = statistics.mean(capped_run_seconds(c, seconds[model])[0] for c in configs)
         ref = parse_reference(OmegaConf.to_container(configs[0].lr_reference, resolve=True))
         if ref is not None and ref.key:

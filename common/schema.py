@@ -62,7 +62,7 @@ class RunSchema:
     # key null: the task's own axis (if any) is the curve's; part of the run's identity once set (common/keys.py: UNSET)
     curve_axis: CurveAxis = field(default_factory=CurveAxis)
     # sweeps: a layer with a dense recurrence (step ~ S², models.layer.RecurrentLayer.diagonal False) runs only
-    # at model.layer.state <= this; null: every state the sweep lists (harness/state_cap.py)
+    # at model.layer.state <= this (0: not at all); null: every state the sweep lists (harness/state_cap.py)
     dense_state_max: int | None = None
     stop: StopRule = field(default_factory=StopRule)
     model: Any = None

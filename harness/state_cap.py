@@ -2,7 +2,8 @@
 grows with S² (its S x S recurrent matrix), a diagonal one's with S, so on a CPU a state-size curve
 that runs every model to the same largest S costs hundreds of hours for the dense ones alone
 (benchmarks/track_cost.py). Which layers are dense is each layer's own declaration
-(`RecurrentLayer.diagonal`), so a sweep names no model to cap."""
+(`RecurrentLayer.diagonal`), so a sweep names no model to cap. A cap of 0 runs no dense recurrence at
+all: a sweep whose dense points another curve already settles (mqar_state.yaml, leaderboard/implied.py)."""
 from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -18,8 +19,8 @@ def dense_cap(cfg: DictConfig) -> int | None:
     layer = cfg.model.get("layer")
     if cap is None or layer is None or "_target_" not in layer:
         return None
-    if cap < 1:
-        raise ConfigError(f"dense_state_max={cap}: must be a positive state size (or null: no cap)")
+    if cap < 0:
+        raise ConfigError(f"dense_state_max={cap}: must be a state size >= 0 (0: no dense recurrence; null: no cap)")
     return None if getattr(resolve_target(layer._target_, "model.layer"), "diagonal", False) else int(cap)
 
 
@@ -28,7 +29,7 @@ def apply_state_cap(cfg: DictConfig) -> None:
     is chosen among the states it runs at; the record then carries the candidates it used."""
     cap = dense_cap(cfg)
     at = (cfg.get("lr_reference") or {}).get("at")
-    if cap is None or not isinstance(at, DictConfig) or STATE_KEY not in at:
+    if not cap or not isinstance(at, DictConfig) or STATE_KEY not in at:  # none, or 0: the run is skipped
         return
     values = OmegaConf.to_container(at[STATE_KEY], resolve=True)
     if not isinstance(values, list):
@@ -47,5 +48,8 @@ def state_cap_skip(cfg: DictConfig) -> tuple[str, str] | None:
     state = cfg.model.layer.get("state") if cap is not None else None
     if state is None or state <= cap:
         return None
+    if cap == 0:
+        return "beyond_state_cap", (f"{cfg.model.name} has a dense recurrence: this sweep runs none "
+                                    f"(dense_state_max: 0)")
     return "beyond_state_cap", (f"{cfg.model.name} has a dense recurrence (step ~ S²): this sweep runs it at "
                                 f"S <= {cap} (dense_state_max), not {state}")

@@ -127,10 +127,13 @@ def run_checks(records: list[dict], curves: list[Curve], tables: dict) -> list[C
                         + (f"; several: {_names(mixed)}" if mixed else "")))
 
     models = sorted({r["model"]["name"] for r in new})
-    missing = [f"{c.title} ({', '.join(sorted(set(models) - {row.model for row in c.rows}))})" for c in new_curves
-               if set(models) - {row.model for row in c.rows}]
+    def on(c: Curve) -> set[str]:  # run on the curve, or settled there by another (leaderboard/implied.py)
+        return {row.model for row in c.rows} | {imp.model for imp in c.implied}
+    missing = [f"{c.title} ({', '.join(sorted(set(models) - on(c)))})" for c in new_curves if set(models) - on(c)]
+    implied = sum(len(c.implied) for c in new_curves)
     checks.append(Check("every model on every curve", not missing,
                         f"{len(new_curves) - len(missing)} of {len(new_curves)} curves run all {len(models)} models"
+                        + (f" ({implied} (model, curve) results settled by another curve)" if implied else "")
                         + (f"; missing: {_names(missing)}" if missing else "")))
 
     open_rows = [f"{row.label} on {c.title} at {c.axis_name} = {row.open_at:g}" for c in new_curves for row in c.rows

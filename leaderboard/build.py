@@ -12,6 +12,7 @@ from pathlib import Path
 from common.record_io import Skipped, read_records
 from common.selection import Row, table_rows
 from leaderboard.curves import Curve, curves_of
+from leaderboard.implied import settle_implied
 from leaderboard.protocol import notice, progress
 from leaderboard.render import TRACKS, section
 from leaderboard.render_curves import cost_section, cost_table, curve_section, headline, headline_legend
@@ -57,6 +58,7 @@ def collect(results_dir: str | Path, published: bool = False) -> Collected:
         else:
             records.append(rec)
     curves, rest = curves_of(records)
+    settle_implied(curves)
     groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     for rec in rest:
         groups[(rec.get("track") or "cpu", rec["task"]["name"], rec["task"]["variant"])].append(rec)

@@ -173,6 +173,7 @@ class Curve:
     higher: bool
     warnings: list[str] = field(default_factory=list)
     easier: str | None = None    # the axis's direction (common/rules.py); None: harder upwards (memory)
+    implied: list = field(default_factory=list)  # models another curve settles here (leaderboard/implied.py)
 
     @property
     def easier_up(self) -> bool:

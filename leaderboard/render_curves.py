@@ -39,6 +39,12 @@ OPEN_LEGEND = (
     "not run yet.")
 
 
+# Added only where a state-size curve takes a model's result from another curve (leaderboard/implied.py).
+IMPLIED_LEGEND = (
+    " `‡`: not run on this curve; another curve of the task, at the same state per layer and budget, finds every "
+    "rate failing an easier point (the curve's section says which), so the climb down would stop at its first point.")
+
+
 def in_progress(curve: Curve) -> bool:
     return any(row.open_at is not None for row in curve.rows)
 
@@ -53,6 +59,7 @@ def headline_legend(curves: list[Curve]) -> str:
     variants = any(len(rows) != len({row.model for row in rows}) for rows in (c.rows for c in curves))
     return (HEADLINE_LEGEND + (SMALLEST_LEGEND if any(c.easier_up for c in curves) else "")
             + (VARIANT_LEGEND if variants else "")
+            + (IMPLIED_LEGEND if any(c.implied for c in curves) else "")
             + (OPEN_LEGEND if any(in_progress(c) for c in curves) else ""))
 
 
@@ -226,8 +233,9 @@ def headline(curves: list[Curve], tables: dict[tuple[str, str, str], list[Row]],
         cells = [md(name), *size_cells(mine)]
         for i, c in enumerate(curves):
             row = by_name.get(name, {}).get(i)
+            implied = next((imp for imp in c.implied if imp.model == name), None)
             if row is None:
-                cells += [NOT_RUN, NOT_RUN]
+                cells += [implied.result() if implied else NOT_RUN, NOT_RUN]
             elif _own_references(c):  # each model's rate was chosen where it solves: its steps there, and where
                 at = row.reference if row.reference is not None else c.values[0]
                 cells += [horizon_cell(row, c), f"{steps_cell(steps_at(row, at))} ({_axis(c, at)})"]
@@ -347,6 +355,12 @@ def curve_section(curve: Curve) -> list[str]:
     for row in curve.rows:
         out.append(_row([md(row.label), *size_cells(row.records), horizon_cell(row, curve),
                          *[point_cell(row.cells.get(v), curve) for v in curve.values]]))
+    for imp in curve.implied:
+        out.append(_row([md(imp.model), *size_cells(imp.row.records), imp.result(), *[NOT_RUN] * len(curve.values)]))
+    if curve.implied:
+        out += ["", "`‡`: not run on this curve, settled by another: " + "; ".join(
+            f"{md(imp.model)}: {imp.reason()}" for imp in curve.implied)
+            + f". A larger {name} is easier, so each fails at that {name} and at every smaller one."]
     head = ["model", *SIZE_HEAD, name, "lr", "rates solving (window)", f"test {metric}", "solved (test)",
             "solved / plateaued / budget", "steps to solve", "diverged", "state sens rel (final)",
             "grad rec/other (final)", "wall time"]

@@ -19,7 +19,7 @@ SENS = "state_sens_rel_max"
 
 def curve_story(curve: Curve) -> str:
     """The paragraph shown under the curve's title (markdown, record-derived text escaped)."""
-    parts = [_coverage(curve), _results(curve), *_unsolved(curve), *_bounds(curve), _steps(curve),
+    parts = [_coverage(curve), _results(curve), *_unsolved(curve), _implied(curve), *_bounds(curve), _steps(curve),
              _windows(curve), _sensitivity(curve)]
     return " ".join(p for p in parts if p)
 
@@ -74,6 +74,19 @@ def _results(curve: Curve) -> str:
                       for row in solvers)
     head = f"Smallest {md(curve.axis_name)} solved, smallest first" if curve.easier_up else "Horizons, largest first"
     return f"{lead}{head}: {order}."
+
+
+def _implied(curve: Curve) -> str:
+    """The models another curve settles here (leaderboard/implied.py), grouped by what settles them."""
+    groups: dict[tuple, list[str]] = {}
+    for imp in curve.implied:
+        groups.setdefault((imp.source.title, imp.source.axis_name, imp.value, imp.setting, imp.state), []).append(md(imp.model))
+    return " ".join(
+        f"{_join(names)} {'does' if len(names) == 1 else 'do'} not run here: at the same "
+        f"{md(curve.axis_name)} = {state:g} per layer every rate failed {title} at {md(axis)} = {value:g}, "
+        f"an easier point than this curve's {md(axis)} = {setting:g}, so {'its' if len(names) == 1 else 'their'} "
+        f"result is > {state:g}."
+        for (title, axis, value, setting, state), names in groups.items())
 
 
 def _unsolved(curve: Curve) -> list[str]:

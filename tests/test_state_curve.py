@@ -227,8 +227,8 @@ def test_the_state_sweeps_declare_the_axis_the_grid_and_every_rate():
     assert sorted(states["mqar_state"]) == [128, 256, 512, 1024]
     assert states["mqar_state"] == easiest_first(states["mqar_state"], "up")     # the climb goes down
     assert tuple(sorted(states["mqar_state_lr"])) == ref.candidates           # the reference runs its candidates
-    # the dense recurrences (step ~ S²) stop at 256, where some reference candidate still is
-    assert {cfg.dense_state_max for cfg in sweeps.values()} == {256} and min(ref.candidates) <= 256
+    # the dense recurrences (step ~ S²) run nowhere here: the MQAR curve settles them (leaderboard/implied.py)
+    assert {cfg.dense_state_max for cfg in sweeps.values()} == {0}
 
 
 def _state_point(model: str, S: int, *extra: str):
@@ -254,7 +254,7 @@ def test_a_dense_recurrence_runs_only_up_to_the_sweeps_cap_and_chooses_its_rate_
     from harness.state_cap import state_cap_skip
 
     dense = DENSE[model]
-    high, low = _state_point(model, 1024), _state_point(model, 256)
+    high, low = _state_point(model, 1024, "dense_state_max=256"), _state_point(model, 256, "dense_state_max=256")
     assert state_cap_skip(low) is None
     skip = state_cap_skip(high)
     assert (skip is not None) == dense
@@ -272,8 +272,23 @@ def test_no_cap_and_a_cap_below_every_candidate():
     assert state_cap_skip(_state_point("gru", 1024, "dense_state_max=null")) is None
     with pytest.raises(ConfigError, match="no candidate at or below dense_state_max=128"):
         _state_point("gru", 128, "dense_state_max=128")
-    with pytest.raises(ConfigError, match="positive"):
-        _state_point("gru", 128, "dense_state_max=0")
+    with pytest.raises(ConfigError, match=">= 0"):
+        _state_point("gru", 128, "dense_state_max=-1")
+
+
+@pytest.mark.parametrize("model", sorted(DENSE))
+def test_a_cap_of_0_runs_no_dense_recurrence_and_leaves_the_diagonal_ones_alone(model):
+    """The cpu track's state-size curve: a dense layer's result there is the MQAR curve's (leaderboard/implied.py)."""
+    from harness.state_cap import state_cap_skip
+
+    for S in (128, 256, 1024):
+        cfg = _state_point(model, S)                      # the sweep's own dense_state_max: 0
+        skip = state_cap_skip(cfg)
+        assert (skip is not None) == DENSE[model]
+        if skip:
+            assert skip == ("beyond_state_cap", f"{model} has a dense recurrence: this sweep runs none (dense_state_max: 0)")
+            assert skip_reason(cfg, MQARTask()) == skip
+        assert list(cfg.lr_reference.at[KEY]) == [256, 512, 1024]   # nothing to choose among: left as declared
 
 
 def test_the_axis_is_part_of_a_runs_identity_only_once_declared():
@@ -299,3 +314,72 @@ def test_a_run_with_a_declared_state_axis_records_it(tmp_path):
     assert task["axis"] == {"name": "S", "key": KEY, "value": 256, "easier": "up"}
     assert task["curve"] == task["variant"] == VARIANT    # the task's own axis value (pairs) is fixed on the curve
     assert record["config"]["curve_axis"] == AXIS and record["config"]["model"]["layer"]["state"] == 256
+
+
+# -- a result another curve settles --------------------------------------------------------------
+
+MEMORY_AXIS = {"name": "pairs", "key": "task.n_pairs", "easier": None}
+
+
+def memory_rec(pairs: int, lr: float, seed: int, solved: bool, model: str = "gru", max_steps: int = 8000) -> dict:
+    """A run of the task's memory curve (MQAR over the pairs) at the state-size curve's S = 256."""
+    r = rec(256, lr, seed, solved, model=model)
+    r["run_id"] = f"{model}-pairs{pairs}-{lr:g}-{seed}"
+    r["task"].update(variant=f"L=128,pairs={pairs},V=128,a=0.01", curve="L=128,V=128,a=0.01",
+                     axis={**MEMORY_AXIS, "value": pairs})
+    r["config"].pop("curve_axis")
+    r["config"]["task"]["n_pairs"] = pairs
+    r["config"]["lr_reference"] = {"at": {"task.n_pairs": [2, 8]}, "extend": 1}
+    r["config"]["trainer"] = {"max_steps": max_steps}
+    return r
+
+
+def implied_records(solved_at_2: bool = False, max_steps: int = 8000) -> list[dict]:
+    """lru on the state-size curve (N = 8) solves S = 1024; gru is not run there, and on the memory curve
+    at S = 256 (the same budget unless `max_steps` differs) every rate of the grid fails N = 2."""
+    out = grid_runs(1024, 1e-3, solving=tuple(INNER)) + grid_runs(256, 1e-3)
+    for r in out:
+        r["config"]["trainer"] = {"max_steps": 8000}
+    out += [memory_rec(2, lr, s, solved_at_2 and lr == 1e-3, max_steps=max_steps) for lr in GRID for s in range(3)]
+    return out + [memory_rec(2, 1e-3, s, True, model="lru") for s in range(3)]
+
+
+def test_a_model_another_curve_settles_shows_there_marked_and_counts_as_on_the_curve(tmp_path):
+    from leaderboard.audit import run_checks
+    from leaderboard.render_curves import curve_section
+    from leaderboard.story import curve_story
+
+    for r in implied_records():
+        write_record(r, tmp_path)
+    data = collect(tmp_path)
+    state, memory = sorted(data.curves, key=lambda c: not c.easier_up)
+    assert [row.model for row in state.rows] == ["lru"] and [row.model for row in memory.rows] == ["lru", "gru"]
+    (imp,) = state.implied
+    assert (imp.model, imp.state, imp.value, imp.setting) == ("gru", 256, 2, 8)
+    table, _ = headline(data.curves, {})
+    head, body = cells(table[0]), {cells(line)[0]: cells(line) for line in table[2:]}
+    column = head.index(f"mqar `{VARIANT}`: smallest S")
+    assert body["gru"][column] == "> 256‡" and body["lru"][column] == "1024"
+    section = "\n".join(curve_section(state))
+    assert "| gru | 256 | 1,000 | > 256‡ | · | · |" in section
+    assert "every rate failed mqar `L=128,V=128,a=0.01` at pairs = 2 (this curve: 8) at the same S = 256" in section
+    assert "gru does not run here: at the same S = 256 per layer every rate failed" in curve_story(state)
+    checks = {c.name: c for c in run_checks(data.records, data.curves, data.tables)}
+    assert checks["every model on every curve"].passed, checks["every model on every curve"].line()
+    assert "1 (model, curve) results settled by another curve" in checks["every model on every curve"].detail
+
+
+@pytest.mark.parametrize("case", ["solved", "other budget"])
+def test_no_result_is_implied_from_a_point_the_model_solves_or_from_another_setting(tmp_path, case):
+    from leaderboard.audit import run_checks
+
+    records = implied_records(solved_at_2=True) if case == "solved" else implied_records(max_steps=4000)
+    for r in records:
+        write_record(r, tmp_path)
+    data = collect(tmp_path)
+    state = next(c for c in data.curves if c.easier_up)
+    assert state.implied == []
+    body = {cells(line)[0]: cells(line) for line in headline(data.curves, {})[0][2:]}
+    assert "‡" not in " ".join(body["gru"])
+    checks = {c.name: c for c in run_checks(data.records, data.curves, data.tables)}
+    assert not checks["every model on every curve"].passed and "(gru)" in checks["every model on every curve"].detail

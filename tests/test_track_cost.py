@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.track_cost import TRACK, capped_run_seconds, curves_per_sweep, measured, point_configs
+from benchmarks.track_cost import TRACK, capped_run_seconds, curves_per_sweep, measured, point_configs, project
+from harness.state_cap import state_cap_skip
 
 
 def _record(model, task, steps, cap, tokens_per_s, wall_s, params=1000, axis_key=None, status="ok"):
@@ -32,7 +33,11 @@ def test_sweeps_are_read_from_their_configs():
     assert [c.task.delay for c in point_configs("copy", "lstm")] == [4, 16, 64]   # the reference candidates
     assert len(point_configs("smnist", "lstm")) == 1                             # no axis
     states = {m: [c.model.layer.state for c in point_configs("mqar_state", m)] for m in ("gru", "lru")}
-    assert states == {"gru": [256], "lru": [256, 512, 1024]}   # a dense layer's candidates stop at its cap
+    assert states == {"gru": [256, 512, 1024], "lru": [256, 512, 1024]}
+    # the sweep runs no dense layer (dense_state_max: 0), so none is projected
+    assert all(state_cap_skip(c) for c in point_configs("mqar_state", "gru"))
+    assert not any(state_cap_skip(c) for c in point_configs("mqar_state", "lru"))
+    assert project("mqar_state", {"gru": 1e-12}, {"gru": 1.0}) == {}
 
 
 def test_a_capped_run_costs_cap_times_tokens_times_seconds_per_token_scaled_by_parameters():
