@@ -43,6 +43,7 @@ class ModelInfo:
     layer: str | None = None
     params: int | None = None
     state_size: int | None = None
+    diagonal: bool | None = None   # every recurrent layer's RecurrentLayer.diagonal (None: a record from before)
 
 
 @dataclass

@@ -9,7 +9,8 @@ down from its S would stop at its first point: the model fails there and, the st
 easier upwards, at every smaller S. Such a model is left out of the state curve's sweep, and the page
 shows this implied result beside the curve's own rows, naming the curve and point it comes from; the
 audit counts it as on the curve. Should that point ever be solved, the implication lapses and the
-audit reports the model missing again."""
+audit reports the model missing again. Only a model its records call dense (`model.diagonal` false)
+is implied: a diagonal one runs on the curve at larger S, and until its runs begin it is missing."""
 from __future__ import annotations
 
 import json
@@ -75,6 +76,10 @@ def implied_on(curve: Curve, curves: list[Curve]) -> list[Implied]:
         return []
     own = [r for r in curve.records() if not old(r)]
     present = {row.model for row in curve.rows}
+    flags: dict[str, set] = {}
+    for r in (r for c in curves for r in c.records()):
+        flags.setdefault(r["model"]["name"], set()).add(r["model"].get("diagonal"))
+    dense = {m for m, f in flags.items() if False in f and True not in f}
     out: dict[str, Implied] = {}
     for source in curves:
         if source is curve or source.easier_up or (source.track, source.task) != (curve.track, curve.task):
@@ -86,7 +91,7 @@ def implied_on(curve: Curve, curves: list[Curve]) -> list[Implied]:
         if not isinstance(setting, (int, float)) or shared is None or state is None:
             continue
         for row in source.rows:
-            if row.model in present or row.model in out or any(old(r) for r in row.records):
+            if row.model in present or row.model not in dense or row.model in out or any(old(r) for r in row.records):
                 continue
             if any(_shared(r, keys) != shared for r in row.records):
                 continue

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch.func import functional_call
 
+from common.config import resolve_target
 from common.registry import load_config, model_names
 from models.build import build_model, layer_factory
 from models.layer import ROLES, RecurrentLayer
@@ -155,3 +156,6 @@ def test_each_model_trains_a_few_steps_on_copy(tmp_path):
         assert rec["status"] == "ok" and rec["task"]["name"] == "copy" and rec["steps"] == 20
         assert math.isfinite(rec["metrics"]["test"]["loss"]) and 0 <= rec["metrics"]["test"]["acc"] <= 1
         assert rec["cost"]["tokens_per_s"] > 0
+        # the record says whether the recurrence is diagonal, as the layer declares it (leaderboard/implied.py reads it)
+        layer = resolve_target(rec["model"]["layer"], "model.layer")
+        assert rec["model"]["diagonal"] is layer.diagonal

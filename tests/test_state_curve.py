@@ -321,9 +321,11 @@ def test_a_run_with_a_declared_state_axis_records_it(tmp_path):
 MEMORY_AXIS = {"name": "pairs", "key": "task.n_pairs", "easier": None}
 
 
-def memory_rec(pairs: int, lr: float, seed: int, solved: bool, model: str = "gru", max_steps: int = 8000) -> dict:
+def memory_rec(pairs: int, lr: float, seed: int, solved: bool, model: str = "gru", max_steps: int = 8000,
+               diagonal: bool | None = False) -> dict:
     """A run of the task's memory curve (MQAR over the pairs) at the state-size curve's S = 256."""
     r = rec(256, lr, seed, solved, model=model)
+    r["model"]["diagonal"] = diagonal
     r["run_id"] = f"{model}-pairs{pairs}-{lr:g}-{seed}"
     r["task"].update(variant=f"L=128,pairs={pairs},V=128,a=0.01", curve="L=128,V=128,a=0.01",
                      axis={**MEMORY_AXIS, "value": pairs})
@@ -334,14 +336,16 @@ def memory_rec(pairs: int, lr: float, seed: int, solved: bool, model: str = "gru
     return r
 
 
-def implied_records(solved_at_2: bool = False, max_steps: int = 8000) -> list[dict]:
-    """lru on the state-size curve (N = 8) solves S = 1024; gru is not run there, and on the memory curve
-    at S = 256 (the same budget unless `max_steps` differs) every rate of the grid fails N = 2."""
+def implied_records(solved_at_2: bool = False, max_steps: int = 8000, diagonal: bool | None = False) -> list[dict]:
+    """lru on the state-size curve (N = 8) solves S = 1024; gru (a dense layer, unless `diagonal` says
+    otherwise) is not run there, and on the memory curve at S = 256 (the same budget unless `max_steps`
+    differs) every rate of the grid fails N = 2."""
     out = grid_runs(1024, 1e-3, solving=tuple(INNER)) + grid_runs(256, 1e-3)
     for r in out:
         r["config"]["trainer"] = {"max_steps": 8000}
-    out += [memory_rec(2, lr, s, solved_at_2 and lr == 1e-3, max_steps=max_steps) for lr in GRID for s in range(3)]
-    return out + [memory_rec(2, 1e-3, s, True, model="lru") for s in range(3)]
+    out += [memory_rec(2, lr, s, solved_at_2 and lr == 1e-3, max_steps=max_steps, diagonal=diagonal)
+            for lr in GRID for s in range(3)]
+    return out + [memory_rec(2, 1e-3, s, True, model="lru", diagonal=True) for s in range(3)]
 
 
 def test_a_model_another_curve_settles_shows_there_marked_and_counts_as_on_the_curve(tmp_path):
@@ -369,11 +373,16 @@ def test_a_model_another_curve_settles_shows_there_marked_and_counts_as_on_the_c
     assert "1 (model, curve) results settled by another curve" in checks["every model on every curve"].detail
 
 
-@pytest.mark.parametrize("case", ["solved", "other budget"])
-def test_no_result_is_implied_from_a_point_the_model_solves_or_from_another_setting(tmp_path, case):
+CASES = {"solved": {"solved_at_2": True}, "other budget": {"max_steps": 4000},
+         "a diagonal layer": {"diagonal": True}, "no word on the layer": {"diagonal": None}}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_no_result_is_implied_from_a_solved_point_another_setting_or_a_layer_not_known_dense(tmp_path, case):
+    """A diagonal model runs on the state-size curve at larger S: until it does, it is missing, not implied."""
     from leaderboard.audit import run_checks
 
-    records = implied_records(solved_at_2=True) if case == "solved" else implied_records(max_steps=4000)
+    records = implied_records(**CASES[case])
     for r in records:
         write_record(r, tmp_path)
     data = collect(tmp_path)
