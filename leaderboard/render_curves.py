@@ -233,9 +233,9 @@ def headline(curves: list[Curve], tables: dict[tuple[str, str, str], list[Row]],
         cells = [md(name), *size_cells(mine)]
         for i, c in enumerate(curves):
             row = by_name.get(name, {}).get(i)
-            implied = next((imp for imp in c.implied if imp.model == name), None)
-            if row is None:
-                cells += [implied.result() if implied else NOT_RUN, NOT_RUN]
+            if row is None:  # not run on this curve, or settled there by another (leaderboard/implied.py)
+                implied = next((imp.result() for imp in c.implied if imp.model == name), NOT_RUN)
+                cells += [implied, NOT_RUN]
             elif _own_references(c):  # each model's rate was chosen where it solves: its steps there, and where
                 at = row.reference if row.reference is not None else c.values[0]
                 cells += [horizon_cell(row, c), f"{steps_cell(steps_at(row, at))} ({_axis(c, at)})"]
