@@ -82,6 +82,7 @@ class Budget:
     batch_size: int | None = None
     patience: int | None = None
     val_every: float | None = None
+    not_before: float | None = None  # the fraction of the steps before which the patience does not run
 
 
 @dataclass

@@ -41,6 +41,9 @@ def check_run_keys(cfg: DictConfig) -> None:
             raise ConfigError(f"{key} is empty: give a directory, e.g. {key}={'results' if key == 'results_dir' else 'checkpoints'}")
     if cfg.stop.patience is not None and cfg.stop.patience < 1:
         raise ConfigError(f"stop.patience={cfg.stop.patience}: a number of validations >= 1, or null for no plateau stop")
+    if cfg.stop.not_before is not None and not 0 <= cfg.stop.not_before < 1:
+        raise ConfigError(f"stop.not_before={cfg.stop.not_before}: a fraction of the run's steps in [0, 1), "
+                          f"before which no plateau verdict is given, or null")
 
 
 def check_trainer_budget(trainer: DictConfig) -> None:

@@ -131,7 +131,8 @@ class Run:
         self.guard, self.throughput = DivergenceGuard(), Throughput()
         self.watch = SolveWatch(self.task.solve_criterion(), getattr(self.task, "batch_size", 1) * spec.seq_len)
         self.stopper = early_stopping(self.task, cfg.stop.patience, cfg.stop.min_delta, cfg.stop.on_solve,
-                                      warmup=self.optimizer.warmup, min_error_drop=cfg.stop.min_error_drop)
+                                      warmup=self.optimizer.warmup, min_error_drop=cfg.stop.min_error_drop,
+                                      not_before=cfg.stop.not_before)
         self.trainer = self.make_trainer(self.checkpoint_dir())
 
     def checkpoint_dir(self) -> Path:
@@ -155,7 +156,8 @@ class Run:
         t, stop = self.cfg.trainer, self.cfg.stop
         return {"max_steps": t.get("max_steps"), "max_epochs": t.get("max_epochs"),
                 "batch_size": getattr(self.task, "batch_size", None), "patience": stop.patience,
-                "val_every": t.get("val_check_interval")}
+                "val_every": t.get("val_check_interval"),
+                **({"not_before": stop.not_before} if stop.not_before is not None else {})}
 
     def make_trainer(self, ckpt_dir: Path) -> L.Trainer:
         trainer_cfg = self.cfg.trainer

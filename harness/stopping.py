@@ -46,7 +46,8 @@ class SolveWatch(L.Callback):
 
 class PlateauStopping(EarlyStopping):
     """Lightning's EarlyStopping, whose patience starts only once learning has: after the
-    learning-rate warm-up, and once the monitored validation metric has left the memoryless
+    fraction `opens_at` of the run's steps (the learning-rate warm-up, or the later
+    `stop.not_before`), and once the monitored validation metric has left the memoryless
     baseline by the task's declared margin (`Task.left_baseline`). Copy-like tasks sit at
     chance for a long initial plateau before they learn, MQAR at 1/N (the values known, their
     keys not); a run still there trains on to its cap and records that it never left the
@@ -62,7 +63,7 @@ class PlateauStopping(EarlyStopping):
     min_delta (0.985 -> 0.989 is a quarter of its error) is not stopped as a plateau, while one whose
     error stalls still is."""
 
-    def __init__(self, *, baseline: Criterion | None, warmup: float, relative: bool,
+    def __init__(self, *, baseline: Criterion | None, opens_at: float, relative: bool,
                  min_error_drop: float | None = None, **kwargs):
         self.relative = relative
         if relative:
@@ -71,7 +72,7 @@ class PlateauStopping(EarlyStopping):
                 kwargs["stopping_threshold"] = math.log(kwargs["stopping_threshold"])
         super().__init__(**kwargs)
         self.min_error_drop, self._min_delta = min_error_drop, self.min_delta
-        self.baseline, self.warmup = baseline, warmup
+        self.baseline, self.opens_at = baseline, opens_at
         self.left_baseline_at: int | None = None
         self._patience_open = False
 
@@ -80,8 +81,8 @@ class PlateauStopping(EarlyStopping):
         if self.left_baseline_at is None and current is not None and (
                 self.baseline is None or self.baseline.met({self.baseline.metric: float(current)})):
             self.left_baseline_at = trainer.global_step
-        warm = int(self.warmup * trainer.estimated_stepping_batches)
-        self._patience_open = self.left_baseline_at is not None and trainer.global_step >= warm
+        opens = int(self.opens_at * trainer.estimated_stepping_batches)
+        self._patience_open = self.left_baseline_at is not None and trainer.global_step >= opens
         super()._run_early_stopping_check(trainer)
 
     def _evaluate_stopping_criteria(self, current: torch.Tensor):
@@ -105,10 +106,12 @@ class PlateauStopping(EarlyStopping):
 
 
 def early_stopping(task, patience: int | None, min_delta: float | None, on_solve: bool,
-                   warmup: float, min_error_drop: float | None = None) -> PlateauStopping:
+                   warmup: float, min_error_drop: float | None = None,
+                   not_before: float | None = None) -> PlateauStopping:
     """The stopping rule of a run on `task`: its solve criterion (when `on_solve`), and the
     plateau rule with the task's declared baseline and `min_delta` (unless the config sets one),
-    and `min_error_drop` where the monitored score is bounded by 1 (an error otherwise)."""
+    and `min_error_drop` where the monitored score is bounded by 1 (an error otherwise); its
+    patience opens after the warm-up, or at `not_before` of the steps if that is later."""
     criterion, watched = task.solve_criterion(), task.monitored()
     if min_error_drop is not None and (not 0 < min_error_drop < 1 or watched.mode != "max"
                                        or task.plateau_relative):
@@ -116,7 +119,7 @@ def early_stopping(task, patience: int | None, min_delta: float | None, on_solve
                           f"{watched.metric}, for a score bounded by 1 such as accuracy; task {task.name} "
                           f"monitors {watched.metric} ({watched.mode}): set stop.min_error_drop=null")
     return PlateauStopping(
-        baseline=task.left_baseline(), warmup=warmup, relative=task.plateau_relative,
+        baseline=task.left_baseline(), opens_at=max(warmup, not_before or 0.0), relative=task.plateau_relative,
         min_error_drop=min_error_drop,
         monitor=f"val/{watched.metric}", mode=watched.mode,
         min_delta=task.plateau_delta if min_delta is None else min_delta, patience=patience or NEVER,

@@ -92,7 +92,9 @@ def budget_text(records: list[dict]) -> str:
         cap = f"step cap {steps}" if steps is not None and steps > 0 else f"epoch cap {b.get('max_epochs', '?')}"
         parts = [cap, f"batch {b.get('batch_size', '?')}",
                  f"validation every {b['val_every']} steps" if b.get("val_every") else "validation every epoch",
-                 f"patience {b['patience']} validations" if b.get("patience") is not None else "no early stop"]
+                 (f"patience {b['patience']} validations" + (f" counted from {b['not_before']:.0%} of the steps"
+                                                              if b.get("not_before") else ""))
+                 if b.get("patience") is not None else "no early stop"]
         return ", ".join(parts)
     seen = {repr(sorted(b.items())): b for r in records if (b := r.get("budget"))}
     return "Budget per run: " + ("not recorded" if not seen else "; ".join(one(seen[k]) for k in sorted(seen))) + "."

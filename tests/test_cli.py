@@ -24,6 +24,7 @@ from tests.helpers import ROOT, cli_here
         (["-m", "model=lru,lstm", "task.dela=3"], "unknown key task.dela"),
         (["model=lru,lstm"], "add -m to sweep"),
         (["seed=-1"], "seed=-1 is invalid"),
+        (["stop.not_before=1.0"], "stop.not_before=1.0: a fraction of the run's steps in [0, 1)"),
         (["trainer.devices=64", "trainer.accelerator=cpu"], "trainer.devices=64: only"),
         (["trainer.accelerator=gpu"], "no CUDA GPU is visible here"),
         (["model.max_phase=-1"], "max_phase=-1"),

@@ -39,6 +39,15 @@ def test_the_patience_waits_for_the_warm_up(tmp_path):
     assert rec["outcome"] == "plateaued" and rec["left_baseline_at"] < 40 <= rec["steps"] < 80
 
 
+def test_stop_not_before_holds_the_patience_past_the_warm_up(tmp_path):
+    """The same run without warm-up, the patience opened at half the steps by stop.not_before:
+    no verdict before step 40, and the record's budget says so."""
+    rec = train_here(tmp_path, "task.delay=8", *SMALL[1:], "optimizer.lr=0.002", "optimizer.warmup=0", "trainer.max_steps=80",
+                     "trainer.val_check_interval=5", "stop.patience=1", "stop.min_delta=0.5", "stop.not_before=0.5")
+    assert rec["outcome"] == "plateaued" and rec["left_baseline_at"] < 40 <= rec["steps"] < 80
+    assert rec["budget"]["not_before"] == 0.5
+
+
 def test_every_record_carries_its_validation_history(tmp_path):
     rec = train_here(tmp_path, *SMALL, "optimizer.lr=0.01", "trainer.max_steps=30", "trainer.val_check_interval=10")
     hist = rec["history"]

@@ -444,7 +444,7 @@ def _hostile_records(directory: Path) -> None:
     published = sorted((ROOT / "leaderboard" / "results").glob("*.json"))
     # a memory curve's record and an image table's, whichever models the published results hold
     for src in [next(p for p in published if p.name.startswith("copy-")),
-                next(p for p in published if p.name.startswith("smnist-"))]:
+                next(p for p in published if p.name.startswith(("smnist-", "sfmnist-")))]:
         rec = json.loads(src.read_text())
         rec["model"]["name"] = HOSTILE
         rec["cost"]["device"] = "<b>cpu</b> *x* `y` http://evil.example"
