@@ -328,9 +328,15 @@ def run_needed(config: dict, lr: float, seed: int, points: dict[float | None, li
         # a candidate that is not the reference is a point of the curve like any other: where the chosen
         # rate fails it, every rate run at the reference is tried there, also one its own grid did not
         # reach (else the point, and the climb above it, wait for a run the sweep never makes)
-    if lr == choice.rate:
-        return None
     runs = by_rate(points.get(value, []))
+    if lr == choice.rate:
+        # once a majority of its seeds failed here the point is settled (`verdict`): the last seed
+        # could not change that, only add a run to the step cap (MQAR, pairs = 2: the LRU's chosen
+        # rate sat at 1/N for all 8,000 steps on seeds 0 and 1, ~16 min each). A curve point only:
+        # an image table has no criterion, and every seed is a sample of its mean
+        if value is not None and verdict(runs.get(lr, []), SEEDS) == FAILED:
+            return "not_needed", f"the chosen lr {lr:g} failed this point on a majority of the seeds"
+        return None
     outside = lr not in choice.rates
     not_run_there = "not_needed", f"lr {lr:g} is not among the rates run at the reference point"
     # a rate outside the reference's grid that ran here anyway (a candidate's own grid reached it)

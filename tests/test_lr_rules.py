@@ -339,6 +339,25 @@ def test_a_rate_with_a_seed_solved_besides_a_failed_seed_0_runs_its_last_seed():
     assert run_needed({"task": {"delay": 16}, "seed": 2}, 1e-2, 2, points, ref, GRID, choice)[0] == "not_needed"
 
 
+def test_the_chosen_rates_last_seed_is_not_run_where_a_majority_of_its_seeds_already_failed():
+    """MQAR, pairs = 2 (2026-12-06): every rate failed the reference on seed 0, at the step cap and
+    at 1/N; the LRU's chosen rate then failed seed 1 the same way (~16 min). 2 of 3 seeds can no
+    longer solve, so seed 2 is not run; where seeds 0 and 1 split, seed 2 decides and runs."""
+    ref = SEED0_REF
+    points = {4.0: one_seed(4, 1e-3)}                                  # no rate solves seed 0
+    choice = choose_reference(points, ref, GRID)
+    assert (choice.value, choice.rate) == (4, 1e-3)
+    cfg = {"task": {"delay": 4}, "seed": 1}
+    assert run_needed(cfg, 1e-3, 1, points, ref, GRID, choice) is None  # the confirmation seed runs
+    failed = {4.0: points[4.0] + [rec(4, 1e-3, 1, False)]}
+    outcome, why = run_needed({**cfg, "seed": 2}, 1e-3, 2, failed, ref, GRID, choose_reference(failed, ref, GRID))
+    assert outcome == "not_needed" and "majority" in why
+    split = {4.0: one_seed(4, 1e-3, (1e-3,)) + [rec(4, 1e-3, 1, False)], 16.0: one_seed(16, 1e-3), 64.0: one_seed(64, 1e-3)}
+    choice = choose_reference(split, ref, GRID)
+    assert (choice.value, choice.rate) == (4, 1e-3)
+    assert run_needed({**cfg, "seed": 2}, 1e-3, 2, split, ref, GRID, choice) is None
+
+
 def test_a_rate_outside_the_references_grid_that_solved_seed_0_at_a_candidate_runs_its_other_seeds():
     """Found by the simulated sweeps (tests/test_lr_rules_settle.py): the candidate T = 4 extended its
     own grid down to 1e-4, which solved seed 0 there; the reference T = 64 never ran 1e-4. Where the
