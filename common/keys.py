@@ -19,7 +19,7 @@ SELECTED_OVER = ("optimizer.lr",)
 # Keys that are part of a run's identity only once set: left out while they hold their default, so
 # runs and records from before the key existed keep their identity (run key, setting).
 UNSET = {"curve_axis": {"name": None, "key": None, "easier": None},  # common/schema.py: CurveAxis
-         "stop.min_error_drop": None}                                   # common/schema.py: StopRule
+         "stop.min_error_drop": None, "stop.not_before": None}         # common/schema.py: StopRule
 
 # The sensitivity numbers a run's summary, the logger and the leaderboard show.
 SUMMARY_KEYS = ("act_m2_max", "grad_ratio", "state_sens_rel_max", "tau_max_over_T", "jac_fro_lag", "hess_top")

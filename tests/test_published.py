@@ -6,7 +6,8 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-from common.record import OUTCOMES, STATUSES
+from common.record import OUTCOMES, STATUSES, old
+from harness.compose import compose_run
 from tests.helpers import ROOT, cli_here, records
 
 PUBLISHED = [ROOT / "leaderboard" / "results", ROOT / "leaderboard" / "README.md", ROOT / "README.md"]
@@ -62,3 +63,41 @@ def test_third_edition_records_name_a_clean_commit_on_main():
         on_main = subprocess.run(["git", "merge-base", "--is-ancestor", commit, "HEAD"], cwd=ROOT)
         assert on_main.returncode == 0, f"{rec['run_id']}: commit {commit} is not in this history"
         assert rec["status"] != "ok" or rec.get("history"), rec["run_id"]
+
+
+def _sweep_of(rec: dict) -> str:
+    """The declared sweep a third-edition record came from, read from the record."""
+    task, axis, layer = rec["task"]["name"], rec["task"].get("axis") or {}, rec["config"]["model"].get("layer") or {}
+    if task == "mqar" and axis.get("key") == "model.layer.state":
+        return "mqar_state"
+    return "word_problem_neg" if task == "word_problem" and layer.get("neg_eigen") else task
+
+
+def test_published_runs_keep_their_identity_under_todays_code():
+    """A sweep skips a run whose identity (harness/identity.py) already has a record. A config key
+    added with a default changes every identity unless it is left out while unset (common/keys.py:
+    UNSET): stop.not_before, added without that, made a sweep rerun the LRU's 8,000-step MQAR run at
+    S = 1024 it had published that morning. One record per (sweep, model): composed again from its
+    sweep with its model, seed, axis value and rate, it must give the run key it was written with."""
+    import json
+
+    from harness.identity import run_key
+    from harness.run import apply_lr_grid, apply_state_cap, complete_defaults
+
+    first: dict[tuple, dict] = {}
+    for path in sorted((ROOT / "leaderboard" / "results").glob("*.json")):
+        rec = json.loads(path.read_text())
+        if not old(rec) and rec.get("status") == "ok":
+            first.setdefault((_sweep_of(rec), rec["config"]["task"].get("group"), rec["model"]["name"]), rec)
+    assert len(first) >= 30
+    for (sweep, group, model), rec in first.items():
+        cfg, axis = rec["config"], rec["task"].get("axis") or {}
+        overrides = [f"experiment=leaderboard/{sweep}", f"model={model}", f"seed={cfg['seed']}",
+                     *([f"{axis['key']}={axis['value']}"] if axis.get("key") else []),
+                     *([f"task.group={group}"] if group else [])]
+        composed, _ = compose_run(overrides)
+        complete_defaults(composed)
+        apply_lr_grid(composed)
+        apply_state_cap(composed)
+        composed.optimizer.lr = cfg["optimizer"]["lr"]  # the rate a sweep chose (its grid's indices moved as grids grew)
+        assert run_key(composed) == rec["run_key"], (sweep, group, model, rec["run_id"])
