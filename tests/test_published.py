@@ -94,7 +94,9 @@ def test_published_runs_keep_their_identity_under_todays_code():
         cfg, axis = rec["config"], rec["task"].get("axis") or {}
         overrides = [f"experiment=leaderboard/{sweep}", f"model={model}", f"seed={cfg['seed']}",
                      *([f"{axis['key']}={axis['value']}"] if axis.get("key") else []),
-                     *([f"task.group={group}"] if group else [])]
+                     *([f"task.group={group}"] if group else []),
+                     # where the images were read (smnist: $MNIST_DIR on the machine that ran it)
+                     *([f"task.data_dir={cfg['task']['data_dir']}"] if cfg["task"].get("data_dir") else [])]
         composed, _ = compose_run(overrides)
         complete_defaults(composed)
         apply_lr_grid(composed)
