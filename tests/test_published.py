@@ -79,14 +79,11 @@ def test_published_runs_keep_their_identity_under_todays_code():
     UNSET): stop.not_before, added without that, made a sweep rerun the LRU's 8,000-step MQAR run at
     S = 1024 it had published that morning. One record per (sweep, model): composed again from its
     sweep with its model, seed, axis value and rate, it must give the run key it was written with."""
-    import json
-
     from harness.identity import run_key
-    from harness.run import apply_lr_grid, apply_state_cap, complete_defaults
+    from harness.run import apply_state_cap, complete_defaults
 
     first: dict[tuple, dict] = {}
-    for path in sorted((ROOT / "leaderboard" / "results").glob("*.json")):
-        rec = json.loads(path.read_text())
+    for rec in records(ROOT / "leaderboard" / "results"):
         if not old(rec) and rec.get("status") == "ok":
             first.setdefault((_sweep_of(rec), rec["config"]["task"].get("group"), rec["model"]["name"]), rec)
     assert len(first) >= 30
@@ -99,7 +96,6 @@ def test_published_runs_keep_their_identity_under_todays_code():
                      *([f"task.data_dir={cfg['task']['data_dir']}"] if cfg["task"].get("data_dir") else [])]
         composed, _ = compose_run(overrides)
         complete_defaults(composed)
-        apply_lr_grid(composed)
         apply_state_cap(composed)
-        composed.optimizer.lr = cfg["optimizer"]["lr"]  # the rate a sweep chose (its grid's indices moved as grids grew)
+        composed.optimizer.lr = cfg["optimizer"]["lr"]  # the rate as run (not lr_index: grids grew, indices moved)
         assert run_key(composed) == rec["run_key"], (sweep, group, model, rec["run_id"])
