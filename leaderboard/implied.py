@@ -1,10 +1,10 @@
 """A model left off a state-size curve because another curve of the same task already settles it.
 
-A state-size curve holds a task at one setting (MQAR at N = 8 pairs) and varies the state S per layer.
+A state-size curve holds a task at one setting (MQAR at N = 2 pairs) and varies the state S per layer.
 A dense recurrence runs here only at S <= 256 (`dense_state_max`: its step grows with S²), and the
 task's memory curve (MQAR over the pairs) runs every model at that equal state. Where that curve finds
-a model failing, at every rate of the grid, a point no harder than the state curve's setting (N = 2
-pairs, an easier task than N = 8) at the same state, width, depth and budget, the state curve's climb
+a model failing, at every rate of the grid, a point no harder than the state curve's setting (the
+same N = 2, or an easier one) at the same state, width, depth and budget, the state curve's climb
 down from its S would stop at its first point: the model fails there and, the state curve getting
 easier upwards, at every smaller S. Such a model is left out of the state curve's sweep, and the page
 shows this implied result beside the curve's own rows, naming the curve and point it comes from; the

@@ -261,7 +261,7 @@ def test_a_dense_recurrence_runs_only_up_to_the_sweeps_cap_and_chooses_its_rate_
     if dense:
         assert skip[0] == "beyond_state_cap" and "S <= 256" in skip[1] and model in skip[1]
     candidates = list(high.lr_reference.at[KEY])
-    assert candidates == ([256] if dense else [256, 512, 1024])
+    assert candidates == ([256] if dense else [256, 1024])
     # skip_reason, the sweep's one question, says the same before reading any record
     assert (skip_reason(high, MQARTask()) == skip) if dense else True
 
@@ -288,7 +288,7 @@ def test_a_cap_of_0_runs_no_dense_recurrence_and_leaves_the_diagonal_ones_alone(
         if skip:
             assert skip == ("beyond_state_cap", f"{model} has a dense recurrence: this sweep runs none (dense_state_max: 0)")
             assert skip_reason(cfg, MQARTask()) == skip
-        assert list(cfg.lr_reference.at[KEY]) == [256, 512, 1024]   # nothing to choose among: left as declared
+        assert list(cfg.lr_reference.at[KEY]) == [256, 1024]   # nothing to choose among: left as declared
 
 
 def test_the_axis_is_part_of_a_runs_identity_only_once_declared():
