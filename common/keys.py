@@ -21,6 +21,12 @@ SELECTED_OVER = ("optimizer.lr",)
 UNSET = {"curve_axis": {"name": None, "key": None, "easier": None},  # common/schema.py: CurveAxis
          "stop.min_error_drop": None, "stop.not_before": None}         # common/schema.py: StopRule
 
+# Keys that say where a run reads its data from, not what it computes (the task names the data: its
+# dataset and split; the record's task.data_source says where it was read): held as None in a run's
+# identity (run key, setting), so a published record keeps its key on a machine that keeps the data
+# elsewhere. None, not dropped: a run that found its data through the environment holds None already.
+LOCATION = ("task.data_dir",)
+
 # The sensitivity numbers a run's summary, the logger and the leaderboard show.
 SUMMARY_KEYS = ("act_m2_max", "grad_ratio", "state_sens_rel_max", "tau_max_over_T", "jac_fro_lag", "hess_top")
 
@@ -41,6 +47,20 @@ def drop_unset(config: dict) -> dict:
         if node is not None and node.get(leaf) in (None, default):
             node.pop(leaf, None)
     return config
+
+
+def blank_location(config: dict) -> dict:
+    """`config` with its `LOCATION` keys (dotted) set to None where present (in place, returned)."""
+    for key in LOCATION:
+        node, leaf = _parent(config, key)
+        if node is not None and leaf in node:
+            node[leaf] = None
+    return config
+
+
+def identity_part(config: dict, also: tuple[str, ...] = ()) -> dict:
+    """What of `config` (a plain dict, changed in place) makes a run's identity, less the dotted keys `also`."""
+    return drop_unset(blank_location(drop_keys(config, NOT_IDENTITY + also)))
 
 
 def drop_keys(config: dict, dotted: tuple[str, ...] | list[str]) -> dict:

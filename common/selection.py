@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from common.keys import NOT_IDENTITY, SELECTED_OVER, SUMMARY_KEYS, drop_keys, drop_unset
+from common.keys import SELECTED_OVER, SUMMARY_KEYS, identity_part
 from common.rules import solved_on_validation
 
 # choose_lr's order, as the page states it
@@ -26,7 +26,7 @@ CHOICE_RULE = "the rate solving on the most seeds, then in the fewest steps, the
 
 def setting_of(record: dict) -> dict:
     """The record's config without what does not define a setting (one list: common.keys)."""
-    return drop_unset(drop_keys(copy.deepcopy(record.get("config") or {}), NOT_IDENTITY + SELECTED_OVER))
+    return identity_part(copy.deepcopy(record.get("config") or {}), SELECTED_OVER)
 
 
 def setting_key(record: dict) -> str:

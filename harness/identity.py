@@ -12,7 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from common.keys import NOT_IDENTITY, SELECTED_OVER, drop_keys, drop_unset
+from common.keys import SELECTED_OVER, drop_keys, identity_part
 from common.record_io import read_records
 from common.selection import setting_of
 
@@ -20,7 +20,7 @@ from common.selection import setting_of
 def identity_config(cfg: DictConfig) -> dict:
     data = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     data.pop("hydra", None)
-    return drop_unset(drop_keys(data, NOT_IDENTITY))
+    return identity_part(data)
 
 
 def run_key(cfg: DictConfig) -> str:

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from common.errors import UserError
 from common.provenance import publishable_commit
@@ -192,6 +193,25 @@ def test_min_error_drop_is_for_a_score_bounded_by_one_and_part_of_identity_only_
     drop, _ = compose_run(["model=lru", "task=copy", "stop.min_error_drop=0.1"])
     assert "min_error_drop" not in identity_config(plain)["stop"] and run_key(plain) == run_key(unset)
     assert identity_config(drop)["stop"]["min_error_drop"] == 0.1 and run_key(drop) != run_key(plain)
+
+
+def test_where_the_images_are_read_from_is_not_part_of_a_runs_identity():
+    """A published sMNIST run keeps its key (and its setting on the page) on a machine that keeps MNIST
+    elsewhere, and equals a run that found its data through the environment (task.data_dir unset)."""
+    from common.selection import setting_of
+    from harness.compose import compose_run
+    from harness.identity import identity_config, run_key
+
+    here, _ = compose_run(["experiment=leaderboard/smnist", "model=lru", "task.data_dir=/work/shared/data/mnist"])
+    there, _ = compose_run(["experiment=leaderboard/smnist", "model=lru", "task.data_dir=/elsewhere/mnist"])
+    unset, _ = compose_run(["experiment=leaderboard/smnist", "model=lru", "task.data_dir=null"])
+    other, _ = compose_run(["experiment=leaderboard/smnist", "model=lru", "task.data_dir=/elsewhere/mnist",
+                            "task.readout=last"])
+    assert identity_config(here)["task"]["data_dir"] is None
+    assert run_key(here) == run_key(there) == run_key(unset) != run_key(other)
+    record = {"config": OmegaConf.to_container(here, resolve=True)}
+    assert setting_of(record) == setting_of({"config": OmegaConf.to_container(there, resolve=True)})
+    assert record["config"]["task"]["data_dir"] == "/work/shared/data/mnist"   # the record keeps where
 
 
 def test_a_record_names_the_commit_its_code_was_imported_from(tmp_path):
