@@ -10,8 +10,10 @@ solves its reference point (or the model solves no point of that curve), one sta
 every curve but a state-size curve, every model on every curve with its horizon settled (no point
 past it still open), each curve and image table of one edition (a curve's second-edition records
 leave when its rerun begins, so the page never mixes the protocols), and the job time against the
-edition's 20 h. One more says how often a run solved on validation misses its criterion on test (a
-run stops at the first validation meeting it, so a miss within the noise is expected; beyond it,
+edition's 20 h; on the published records, also that every sweep the track declares
+(conf/experiment/leaderboard) has begun, since the curve checks count only curves with records.
+One more says how often a run solved on validation misses its criterion on test (a run stops
+at the first validation meeting it, so a miss within the noise is expected; beyond it,
 validation and test disagree)."""
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from leaderboard.build import PUBLISHED, collect
 from leaderboard.curves import Curve
 from leaderboard.protocol import at_end
 from leaderboard.render import state_per_layer
+from leaderboard.sweeps import declared_sweeps, sweep_of
 
 BUDGET_SHARE = 0.10
 JOB_HOURS = 20.0
@@ -49,12 +52,19 @@ def _names(items: list[str], limit: int = 8) -> str:
     return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def run_checks(records: list[dict], curves: list[Curve], tables: dict) -> list[Check]:
+def run_checks(records: list[dict], curves: list[Curve], tables: dict, sweeps: list[str] | None = None) -> list[Check]:
+    """The checks; `sweeps`: the declared sweeps each to have third-edition records (None: not asked)."""
     new = [r for r in records if not old(r)]
     ok = [r for r in new if r.get("status") == "ok"]
     checks = [Check("third-edition records", bool(new), f"{len(new)} of {len(records)} records ({len(ok)} ok runs)")]
     if not new:
         return checks
+    if sweeps is not None:
+        # the curve checks below count the curves that have records: a sweep with none would pass them
+        begun = {sweep_of(r) for r in new}
+        none = [s for s in sweeps if s not in begun]
+        checks.append(Check("every sweep begun", not none, f"{len(sweeps) - len(none)} of {len(sweeps)} declared "
+                            f"sweeps have third-edition records" + (f"; none yet: {_names(none)}" if none else "")))
 
     bare = [r["run_id"] for r in ok if not r.get("outcome") or not r.get("history")]
     checks.append(Check("outcome and validation history", not bare,
@@ -168,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(args.results).is_dir():
         print(f"python -m leaderboard.audit: error: no results directory {args.results}", file=sys.stderr)
         return 2
-    data = collect(args.results, published=Path(args.results).resolve() == Path(PUBLISHED).resolve())
-    checks = run_checks(data.records, data.curves, data.tables)
+    published = Path(args.results).resolve() == Path(PUBLISHED).resolve()
+    data = collect(args.results, published=published)
+    checks = run_checks(data.records, data.curves, data.tables, declared_sweeps() if published else None)
     print("\n".join(c.line() for c in checks))
     return 1 if args.strict and not all(c.passed for c in checks) else 0
 

@@ -122,3 +122,25 @@ def test_a_chosen_rate_fails_its_reference_only_once_its_seeds_have_failed_there
     assert not failed.passed and "lru on copy `loss=all` at T = 32" in failed.detail
     assert check("passed on", records + seeds(32, 3e-3, True)).passed      # 3e-3 holds T = 32
     assert check("moved", records + seeds(32, 3e-3, False)).passed        # none holds: reference T = 4
+
+
+def test_a_declared_sweep_without_records_fails_where_the_curve_checks_cannot_see_it(tmp_path):
+    """The curve checks count the curves that have records; the published audit also names each
+    declared sweep (conf/experiment/leaderboard) that has none yet."""
+    from leaderboard.sweeps import declared_sweeps, sweep_of
+
+    records = _third(grid_runs(4, INNER, best=1e-3, solving=tuple(INNER)))
+    assert {sweep_of(r) for r in records} == {"copy"}
+    checks = _checks(tmp_path, records)
+    assert "every sweep begun" not in checks                     # not asked of any results directory
+    data = collect(tmp_path)
+    begun = {c.name: c for c in run_checks(data.records, data.curves, data.tables, ["copy", "mqar_state", "smnist"])}
+    check = begun["every sweep begun"]
+    assert not check.passed and check.detail == "1 of 3 declared sweeps have third-edition records; none yet: mqar_state, smnist"
+    assert begun["every model on every curve"].passed            # what the check is for
+    assert {"copy", "mqar", "mqar_state", "smnist", "sfmnist", "word_problem", "word_problem_neg"} <= set(declared_sweeps())
+    assert not any(s.endswith("_lr") for s in declared_sweeps())
+    state = {"task": {"name": "mqar", "axis": {"key": "model.layer.state"}}, "config": {"model": {"layer": {}}}}
+    pairs = {"task": {"name": "mqar", "axis": {"key": "task.n_pairs"}}, "config": {"model": {"layer": {}}}}
+    neg = {"task": {"name": "word_problem"}, "config": {"model": {"layer": {"neg_eigen": True}}}}
+    assert [sweep_of(r) for r in (state, pairs, neg)] == ["mqar_state", "mqar", "word_problem_neg"]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from common.record import OUTCOMES, STATUSES, old
 from harness.compose import compose_run
+from leaderboard.sweeps import sweep_of
 from tests.helpers import ROOT, cli_here, records
 
 PUBLISHED = [ROOT / "leaderboard" / "results", ROOT / "leaderboard" / "README.md", ROOT / "README.md"]
@@ -65,14 +66,6 @@ def test_third_edition_records_name_a_clean_commit_on_main():
         assert rec["status"] != "ok" or rec.get("history"), rec["run_id"]
 
 
-def _sweep_of(rec: dict) -> str:
-    """The declared sweep a third-edition record came from, read from the record."""
-    task, axis, layer = rec["task"]["name"], rec["task"].get("axis") or {}, rec["config"]["model"].get("layer") or {}
-    if task == "mqar" and axis.get("key") == "model.layer.state":
-        return "mqar_state"
-    return "word_problem_neg" if task == "word_problem" and layer.get("neg_eigen") else task
-
-
 def test_published_runs_keep_their_identity_under_todays_code():
     """A sweep skips a run whose identity (harness/identity.py) already has a record. A config key
     added with a default changes every identity unless it is left out while unset (common/keys.py:
@@ -85,7 +78,7 @@ def test_published_runs_keep_their_identity_under_todays_code():
     first: dict[tuple, dict] = {}
     for rec in records(ROOT / "leaderboard" / "results"):
         if not old(rec) and rec.get("status") == "ok":
-            first.setdefault((_sweep_of(rec), rec["config"]["task"].get("group"), rec["model"]["name"]), rec)
+            first.setdefault((sweep_of(rec), rec["config"]["task"].get("group"), rec["model"]["name"]), rec)
     assert len(first) >= 30
     for (sweep, group, model), rec in first.items():
         cfg, axis = rec["config"], rec["task"].get("axis") or {}
