@@ -96,8 +96,9 @@ def budget_text(records: list[dict]) -> str:
                                                               if b.get("not_before") else ""))
                  if b.get("patience") is not None else "no early stop"]
         return ", ".join(parts)
-    seen = {repr(sorted(b.items())): b for r in records if (b := r.get("budget"))}
-    return "Budget per run: " + ("not recorded" if not seen else "; ".join(one(seen[k]) for k in sorted(seen))) + "."
+    # compared as shown: a budget whose record lists an unset key (not_before: null) reads as one without it
+    seen = sorted({one(b) for r in records if (b := r.get("budget"))})
+    return "Budget per run: " + ("; ".join(seen) if seen else "not recorded") + "."
 
 
 def duration(seconds: float) -> str:

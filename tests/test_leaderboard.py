@@ -129,3 +129,19 @@ def test_a_task_without_an_axis_shows_verdicts_budget_and_bounds(tmp_path):
     assert "| lru | 0.800 ± 0 | 3 | 0 / 3 / 0 |" in text and "| gru | ≥ 0.700 ± 0 | 3 | 0 / 2 / 1 |" in text
     assert "| gru | 4 | 10 | ≥ 0.700 ± 0 |\n" in text  # the headline marks the bound too (beside state, params)
     assert text.count("| 3.0 min |") == 2
+
+
+def test_the_budget_sentence_names_each_budget_once_as_it_reads():
+    """A record made after stop.not_before existed lists it unset (null); its budget reads as the
+    same as one without the key, and the page says it once."""
+    from leaderboard.render import budget_text
+
+    plain = {"max_steps": 8000, "max_epochs": None, "batch_size": 32, "patience": 5, "val_every": 200}
+    late = {**plain, "not_before": None}
+    images = {**plain, "max_steps": -1, "max_epochs": 12, "patience": 3, "val_every": 94, "not_before": 0.5}
+    assert budget_text([{"budget": plain}, {"budget": late}]) == (
+        "Budget per run: step cap 8000, batch 32, validation every 200 steps, patience 5 validations.")
+    assert budget_text([{"budget": late}, {"budget": images}, {}]) == (
+        "Budget per run: epoch cap 12, batch 32, validation every 94 steps, patience 3 validations counted from 50% "
+        "of the steps; step cap 8000, batch 32, validation every 200 steps, patience 5 validations.")
+    assert budget_text([{}]) == "Budget per run: not recorded."
