@@ -4,8 +4,9 @@ values below this one (above it on an axis that gets easier upwards, such as a s
 direction is common/rules.py's), and a point fails only when no rate of its grid solves it
 (common/lr_rules.py, the rules the page uses): the cells above are beyond its horizon and shown
 as such, not run. Where the chosen rate failed below but other rates are still to be tried
-there, the run waits for a later pass of the sweep instead of climbing on a guess. The runs at
-the reference point are the learning-rate rules' alone: they choose the rate of the whole curve."""
+there, the run waits for a later pass of the sweep instead of climbing on a guess, and so does
+every run above it that nothing has solved yet. The runs at the reference point are the
+learning-rate rules' alone: they choose the rate of the whole curve."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -72,10 +73,13 @@ def point_states(cfg: DictConfig, task, failures: int) -> dict[float, str]:
             state = "pending"
         if state == OPEN and not any(run_solved(r) for rs in runs.values() for r in rs):
             # some seeds only: a value itself beyond the horizon (its other seeds were skipped)
-            # counts as failed when nothing solved it and the values below it failed
+            # counts as failed when nothing solved it and the values below it failed, and as
+            # pending while one of those waits for its other rates (else a harder run climbs past it)
             earlier = [states[v] for v in list(states)[::-1][:failures]]
             if len(earlier) == failures and all(s == FAILED for s in earlier):
                 state = FAILED
+            elif len(earlier) == failures and all(s in (FAILED, "pending") for s in earlier):
+                state = "pending"
         states[value] = state
     return states
 
@@ -114,6 +118,7 @@ def skip_reason(cfg: DictConfig, task) -> tuple[str, str] | None:
         states, below = _nearest_below(cfg, task, failures)
         if len(below) == failures and all(states[v] in (FAILED, "pending") for v in below):
             values = ", ".join(f"{v:g}" for v in below)
-            return "waiting", (f"the chosen rate failed at {axis.name} = {values} and other rates are still to "
-                               f"be tried there; a later pass of the sweep decides")
+            return "waiting", (f"the chosen rate failed at {axis.name} = {values} (or, nothing solving it yet, "
+                               f"just below it) and other rates are still to be tried there; a later pass of "
+                               f"the sweep decides")
     return lr_skip(cfg)

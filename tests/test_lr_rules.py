@@ -435,6 +435,41 @@ def test_the_sweep_tries_every_rate_before_a_point_counts_as_failed(tmp_path):
     assert skip_reason(_cfg(tmp_path, 32, 1e-3), task) is None
 
 
+def test_the_climb_waits_behind_a_pending_point_even_where_a_harder_one_in_between_is_still_open(tmp_path):
+    """MQAR, Mamba (2026-12-06): the chosen rate failed pairs = 4 on two seeds, other rates still to try
+    there; pairs = 8, a reference candidate, held only its seed-0 runs (all failed), so it was open, not
+    pending, and pairs = 16 ran at the chosen rate on a guess (an 8,000-step run at chance) while
+    pairs = 8 waited. A value nothing solved, just above a pending one, waits as that one does."""
+    def write(T, lr, seed, solved, val=None):
+        r = rec(T, lr, seed, solved, val=val, candidates=(4, 16))
+        r["config"]["stop"]["climb_failures"] = 1
+        write_record(r, tmp_path)
+
+    for i, lr in enumerate(INNER):                     # the reference, T = 4: 1e-3 solves on 3 seeds
+        write(4, lr, 0, True, val=0.9 if lr == 1e-3 else 0.5 - 0.01 * i)
+    for s in (1, 2):
+        write(4, 1e-3, s, True)
+    for lr in INNER:                                   # the other candidate, T = 16: every rate fails seed 0
+        write(16, lr, 0, False, val=0.3 if lr == 1e-3 else 0.2)
+    for s in (0, 1):                                   # T = 8: the chosen rate fails 2 of 3 seeds
+        write(8, 1e-3, s, False)
+
+    def cfg(T, lr, seed=0):
+        c = _cfg(tmp_path, T, lr, seed)
+        c.lr_reference = {"at": {"seed": 0, "task.delay": [4, 16]}, "extend": 1}
+        c.stop.climb_failures = 1
+        return c
+
+    assert skip_reason(cfg(8, 3e-3), CopyTask(delay=8)) is None                  # the other rates probe T = 8
+    assert skip_reason(cfg(16, 1e-3, 1), CopyTask(delay=16))[0] == "waiting"     # just above the pending point
+    skip = skip_reason(cfg(32, 1e-3), CopyTask(delay=32))                         # and above that open one
+    assert skip[0] == "waiting" and "T = 16" in skip[1], skip
+    for lr in (3e-4, 3e-3, 1e-2):                      # every rate fails T = 8: the climb ends there
+        write(8, lr, 0, False)
+    assert skip_reason(cfg(32, 1e-3), CopyTask(delay=32))[0] == "beyond_horizon"
+    assert skip_reason(cfg(16, 1e-3, 1), CopyTask(delay=16))[0] == "beyond_horizon"
+
+
 def test_the_reference_points_seeds_run_even_where_the_climb_stopped_below_it(tmp_path):
     """Word problem S3, RNN (2026-12-04): seed 0 chose the reference L = 64 (3e-4 solved it there);
     L = 32 below then failed on every rate once its other seeds ran, so the climb (one failure
