@@ -25,9 +25,8 @@ from omegaconf import OmegaConf
 from benchmarks.track_step import SWEEPS, built, track_models
 from common.lr_rules import grid_of, parse_reference
 from common.record import old
-from harness.compose import compose_run
-from harness.run import complete_defaults, instantiate_checked
-from harness.state_cap import apply_state_cap, state_cap_skip
+from harness.run import instantiate_checked, run_config
+from harness.state_cap import state_cap_skip
 from leaderboard.build import PUBLISHED, collect
 
 TRACK = ["copy", "word_problem", "word_problem_neg", "selective_copy", "mqar", "teacher", "smnist", "mqar_state",
@@ -64,18 +63,15 @@ def measured(records: list[dict]) -> tuple[dict, dict, dict]:
 
 def point_configs(sweep: str, model: str) -> list:
     """The sweep's config for `model` at each of its reference candidates (one config without an axis)."""
-    base, _ = compose_run([f"experiment=leaderboard/{sweep}", f"model={model}", "results_dir=/tmp/track_cost"])
-    complete_defaults(base)
-    apply_state_cap(base)  # a dense layer's candidates stop at the sweep's dense_state_max
+    base = run_config([f"experiment=leaderboard/{sweep}", f"model={model}", "results_dir=/tmp/track_cost"])
     ref = parse_reference(OmegaConf.to_container(base.lr_reference, resolve=True))
     points = [[]]
     if ref is not None and ref.key:
         points = [[f"++{ref.key}={v:g}"] for v in ref.candidates]
     configs = []
     for point in points:
-        cfg, _ = compose_run([f"experiment=leaderboard/{sweep}", f"model={model}", "results_dir=/tmp/track_cost", *point])
-        complete_defaults(cfg)
-        configs.append(cfg)
+        configs.append(run_config([f"experiment=leaderboard/{sweep}", f"model={model}", "results_dir=/tmp/track_cost",
+                                   *point]))
     return configs
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import lightning as L
@@ -18,6 +19,7 @@ from common.provenance import publishable_commit, writes_published
 from common.record_io import to_dict
 from harness import checkpointing, checks
 from harness.callbacks import DivergenceGuard, StepProgressBar, Throughput
+from harness.compose import compose_run
 from harness.horizon import run_axis, skip_reason
 from harness.identity import results, run_key
 from harness.learning_rate import apply_lr_grid, lr_from_reference
@@ -62,6 +64,22 @@ def complete_defaults(cfg: DictConfig) -> None:
         with_defaults(cfg[key], [resolve_target(cfg[key]._target_, key)], provided=("seed",))
 
 
+def prepare(cfg: DictConfig) -> None:
+    """What a run adds to its composed config before it takes its identity: every signature
+    default, the rate `lr_index` names, and a dense layer's cap on its rate's state candidates."""
+    complete_defaults(cfg)
+    apply_lr_grid(cfg)
+    apply_state_cap(cfg)
+
+
+def run_config(overrides: Iterable[str]) -> DictConfig:
+    """The config a run of these command-line overrides takes its identity from (benchmarks and tests
+    name a sweep's runs with it, as the run itself would)."""
+    cfg, _ = compose_run(overrides)
+    prepare(cfg)
+    return cfg
+
+
 # A diverged run is finished too: the guard stops it at the same step every time (same config, same
 # seed), so a later pass of a sweep would only write the same record again. A `failed` run (an
 # exception) is retried.
@@ -96,9 +114,7 @@ class Run:
         checks.check_run_keys(cfg)
         checks.check_devices(cfg.trainer)
         checks.settle_precision(cfg.trainer)
-        complete_defaults(cfg)
-        apply_lr_grid(cfg)
-        apply_state_cap(cfg)
+        prepare(cfg)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.task = instantiate_checked(cfg.task, "task", {"seed": cfg.seed})

@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 from common.record import OUTCOMES, STATUSES, old
-from harness.compose import compose_run
 from leaderboard.sweeps import sweep_of
 from tests.helpers import ROOT, cli_here, records
 
@@ -73,7 +72,7 @@ def test_published_runs_keep_their_identity_under_todays_code():
     S = 1024 it had published that morning. One record per (sweep, model): composed again from its
     sweep with its model, seed, axis value and rate, it must give the run key it was written with."""
     from harness.identity import run_key
-    from harness.run import apply_state_cap, complete_defaults
+    from harness.run import run_config
 
     first: dict[tuple, dict] = {}
     for rec in records(ROOT / "leaderboard" / "results"):
@@ -87,8 +86,6 @@ def test_published_runs_keep_their_identity_under_todays_code():
                      *([f"task.group={group}"] if group else []),
                      # wherever this machine keeps the images: where they are read is not identity
                      *(["task.data_dir=/elsewhere/images"] if "data_dir" in cfg["task"] else [])]
-        composed, _ = compose_run(overrides)
-        complete_defaults(composed)
-        apply_state_cap(composed)
+        composed = run_config(overrides)
         composed.optimizer.lr = cfg["optimizer"]["lr"]  # the rate as run (not lr_index: grids grew, indices moved)
         assert run_key(composed) == rec["run_key"], (sweep, group, model, rec["run_id"])

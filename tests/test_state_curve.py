@@ -232,15 +232,10 @@ def test_the_state_sweeps_declare_the_axis_the_grid_and_every_rate():
 
 
 def _state_point(model: str, S: int, *extra: str):
-    from harness.compose import compose_run
-    from harness.run import complete_defaults
-    from harness.state_cap import apply_state_cap
+    from harness.run import run_config
 
-    cfg, _ = compose_run(["experiment=leaderboard/mqar_state_lr", f"model={model}", f"++{KEY}={S}",
-                          "results_dir=/tmp/state_cap_unused", *extra])
-    complete_defaults(cfg)
-    apply_state_cap(cfg)
-    return cfg
+    return run_config(["experiment=leaderboard/mqar_state_lr", f"model={model}", f"++{KEY}={S}",
+                       "results_dir=/tmp/state_cap_unused", *extra])
 
 
 DENSE = {"gru": True, "linear_rnn": True, "lru": False, "mamba": False}   # RecurrentLayer.diagonal, negated
