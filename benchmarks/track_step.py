@@ -14,7 +14,6 @@ import argparse
 import statistics
 import time
 from fnmatch import fnmatch
-from pathlib import Path
 
 import torch
 from omegaconf import OmegaConf
@@ -22,10 +21,11 @@ from omegaconf import OmegaConf
 from common.registry import model_names
 from harness.compose import compose_run
 from harness.run import complete_defaults, instantiate_checked
+from leaderboard.sweeps import SWEEP_DIR
 from models.build import build_model
 from tasks.metrics import loss_fn
 
-SWEEPS = Path(__file__).resolve().parent.parent / "conf" / "experiment" / "leaderboard"
+SWEEPS = SWEEP_DIR
 
 
 def swept(sweep: str, model: str) -> bool:

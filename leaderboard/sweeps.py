@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SWEEP_DIR = Path(__file__).resolve().parent.parent / "conf" / "experiment" / "leaderboard"
+from common.registry import CONF_DIR
+
+SWEEP_DIR = CONF_DIR / "experiment" / "leaderboard"
 
 
 def declared_sweeps(directory: Path = SWEEP_DIR) -> list[str]:
