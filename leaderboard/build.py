@@ -16,6 +16,7 @@ from leaderboard.implied import settle_implied
 from leaderboard.protocol import notice, progress
 from leaderboard.render import TRACKS, section
 from leaderboard.render_curves import cost_section, cost_table, curve_section, headline, headline_legend
+from leaderboard.sweeps import declared_sweeps
 
 PUBLISHED = "leaderboard/results"
 HEADLINE_START, HEADLINE_END = "<!-- headline:start -->", "<!-- headline:end -->"
@@ -31,6 +32,7 @@ class Collected:
     baselines: dict
     records: list[dict]
     skipped: list[Skipped] = field(default_factory=list)
+    published: bool = False             # the declared sweeps' directory (leaderboard/results)
 
     @property
     def warnings(self) -> list[str]:
@@ -64,7 +66,7 @@ def collect(results_dir: str | Path, published: bool = False) -> Collected:
         groups[(rec.get("track") or "cpu", rec["task"]["name"], rec["task"]["variant"])].append(rec)
     tables = {key: table_rows(recs) for key, recs in sorted(groups.items())}
     baselines = {key: recs[0]["task"].get("baselines") or {} for key, recs in groups.items()}
-    return Collected(curves, tables, baselines, records, skipped)
+    return Collected(curves, tables, baselines, records, skipped, published)
 
 
 def headline_lines(data: Collected) -> tuple[list[str], list[str]]:
@@ -72,7 +74,8 @@ def headline_lines(data: Collected) -> tuple[list[str], list[str]]:
     table, warnings = headline(data.curves, data.tables)
     if any(c.track == "cpu" for c in data.curves):
         table = [*table, "", headline_legend(data.curves)]
-    return [*notice(data.records, data.curves, data.tables), *progress(data.records, data.curves, data.tables),
+    sweeps = declared_sweeps() if data.published else None
+    return [*notice(data.records, data.curves, data.tables), *progress(data.records, data.curves, data.tables, sweeps),
             *table], warnings
 
 

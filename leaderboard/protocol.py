@@ -8,6 +8,8 @@ from __future__ import annotations
 from common.record import THIRD_EDITION, old
 from leaderboard.curves import Curve
 from leaderboard.render import code, md
+from leaderboard.render_curves import in_progress
+from leaderboard.sweeps import sweep_of
 
 
 def at_end(lr, grid) -> bool:
@@ -28,10 +30,17 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def progress(records: list[dict], curves: list[Curve], tables: dict) -> list[str]:
-    """While the rerun is under way (records of both editions): which curves and tables it has
-    reached, with how many models and how far along the axis, so a partial curve reads as one."""
-    if not any(old(r) for r in records) or all(old(r) for r in records):
+def progress(records: list[dict], curves: list[Curve], tables: dict, sweeps: list[str] | None = None) -> list[str]:
+    """While the rerun is under way: which curves and tables it has reached, with how many models
+    and how far along the axis, so a partial curve reads as one. Under way: records of both editions,
+    a curve with a point still open, or (`sweeps`: the declared ones, on the published pages) a
+    declared sweep with no third-edition record yet. Nothing before the rerun's first record."""
+    fresh = [r for r in records if not old(r)]
+    if not fresh:
+        return []
+    begun = {sweep_of(r) for r in fresh}
+    unbegun = [s for s in sweeps or [] if s not in begun]
+    if not (len(fresh) < len(records) or unbegun or any(in_progress(c) for c in curves)):
         return []
     parts = []
     for c in curves:
@@ -54,7 +63,7 @@ def progress(records: list[dict], curves: list[Curve], tables: dict) -> list[str
             + "; ".join(parts) + ". A curve's second-edition records leave when its rerun begins, so each curve "
             "below is of one edition; a curve still being rerun shows `·` where a point has not run yet and "
             "`open at x` where a model's next point is not settled yet, and its horizons are those of the points "
-            "settled so far.", ""]
+            "settled so far." + (f" Not begun yet: {', '.join(code(s) for s in unbegun)}." if unbegun else ""), ""]
 
 
 def notice(records: list[dict], curves: list[Curve], tables: dict) -> list[str]:
