@@ -23,7 +23,7 @@ from common.rules import Criterion
 SCHEMA = 3            # stamped on new records
 READABLE = (1, 2, 3)  # what the builder reads
 STATUSES = ("ok", "diverged", "failed")
-OUTCOMES = ("solved", "plateaued", "budget")
+OUTCOMES = ("solved", "plateaued", "budget", "complete")  # complete: the whole schedule, no stop rule to meet (harness/stopping.py)
 THIRD_EDITION = 3     # the first schema of the cpu track's third edition (SPEC §6.2)
 
 

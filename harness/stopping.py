@@ -1,6 +1,7 @@
 """How a run ends: solved (the task's criterion met on validation), plateaued (no
-improvement within the declared patience, once learning has started), or at its step cap
-(`budget`). Lightning's EarlyStopping does the stopping; SolveWatch notes when the criterion
+improvement within the declared patience, once learning has started), at its step cap
+(`budget`), or, with nothing to meet and no patience (an image table's fixed schedule), after
+the whole schedule (`complete`). Lightning's EarlyStopping does the stopping; SolveWatch notes when the criterion
 was first met."""
 from __future__ import annotations
 
@@ -135,4 +136,7 @@ def outcome(watch: SolveWatch, stopper: EarlyStopping) -> str:
         return "solved"
     if stopper.stopping_reason == EarlyStoppingReason.PATIENCE_EXHAUSTED:
         return "plateaued"
+    if watch.criterion is None and stopper.patience >= NEVER:
+        # no rule could have ended it earlier: the cap is the declared schedule, not a bound on a verdict
+        return "complete"
     return "budget"

@@ -79,10 +79,17 @@ def metric_cell(row: Row, metric: str) -> str:
     return ("≥ " if higher else "≤ ") * (metric == primary and is_bound(row)) + f"{num(mean)} ± {num(std)}"
 
 
-def outcomes_cell(row: Row) -> str:
-    """Verdicts of the runs at the chosen rate, as solved / plateaued / budget counts."""
-    counts = [sum(r.get("outcome") == o for r in row.chosen) for o in OUTCOMES]
-    return " / ".join(map(str, counts))
+def outcomes_of(rows: list[Row]) -> list[str]:
+    """The outcomes a table counts: solved / plateaued / budget, and `complete` where a run
+    trained its whole schedule with no stop rule (an image table's runs: then it alone)."""
+    seen = {r.get("outcome") for row in rows for r in row.chosen}
+    stopped = [o for o in OUTCOMES if o != "complete"]
+    return [*stopped * bool(seen & set(stopped)), *["complete"] * ("complete" in seen)]
+
+
+def outcomes_cell(row: Row, outcomes: list[str]) -> str:
+    """Verdicts of the runs at the chosen rate, as counts of `outcomes`."""
+    return " / ".join(str(sum(r.get("outcome") == o for r in row.chosen)) for o in outcomes)
 
 
 def budget_text(records: list[dict]) -> str:
@@ -129,7 +136,8 @@ def table(rows: list[Row]) -> list[str]:
     metric, higher = primary_of(rows[0].records[0])
     others = sorted({k for row in rows for r in row.chosen for k in (r["metrics"].get("test") or {})} - {metric})
     verdicts = any(r.get("outcome") for row in rows for r in row.records)
-    head = (["model", f"test {md(metric)} {'↑' if higher else '↓'}", "seeds", *["solved / plateaued / budget"] * verdicts,
+    outcomes = outcomes_of(rows)
+    head = (["model", f"test {md(metric)} {'↑' if higher else '↓'}", "seeds", *[" / ".join(outcomes)] * verdicts,
              *[f"test {md(m)}" for m in others], "lr (grid)", "diverged"] + [f"{title} init→final" for _, title in SENS_COLUMNS]
             + ["params", "state/layer", "tokens/s", "device", *["wall time"] * verdicts])
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["--:"] * (len(head) - 1)) + "|"]
@@ -138,7 +146,7 @@ def table(rows: list[Row]) -> list[str]:
         state = state_per_layer(first)
         grid = ", ".join(lr_text(x) for x in row.lr_grid)
         cells = [
-            md(row.label), metric_cell(row, metric), seeds_cell(row, metric), *[outcomes_cell(row)] * verdicts,
+            md(row.label), metric_cell(row, metric), seeds_cell(row, metric), *[outcomes_cell(row, outcomes)] * verdicts,
             *[metric_cell(row, m) for m in others],
             f"{lr_text(row.lr)} ({grid})" if len(row.lr_grid) > 1 else lr_text(row.lr),
             f"{row.diverged}/{len(row.records)}",
@@ -162,7 +170,14 @@ def section(track: str, task: str, variant: str, rows: list[Row], baselines: dic
         out[-1] += " Baselines: " + ", ".join(f"{md(k)} = {num(v, 4)}" for k, v in sorted(baselines.items())) + "."
     records = [r for row in rows for r in row.records]
     if any(r.get("budget") for r in records):
-        out[-1] += (f" {budget_text(records)} A run's outcome is `plateaued` when "
-                    f"validation {md(metric)} stops improving within the patience and `budget` when the cap stops it, "
-                    f"still improving or never off the memoryless baseline (its mean is then a bound: `≥`/`≤`); wall time sums every run of the row's grid.")
+        out[-1] += f" {budget_text(records)}"
+        if any(r.get("outcome") in ("solved", "plateaued", "budget") for r in records):
+            out[-1] += (f" A run's outcome is `plateaued` when validation {md(metric)} stops improving within the "
+                        f"patience and `budget` when the cap stops it, still improving or never off the memoryless "
+                        f"baseline (its mean is then a bound: `≥`/`≤`).")
+        if any(r.get("outcome") == "complete" for r in records):
+            out[-1] += (" A run's outcome is `complete` when it trained its whole schedule (the learning rate decays "
+                        "to zero at the cap) with no early stop, as image benchmarks report: its test metric is the "
+                        "schedule's result, not a bound.")
+        out[-1] += " Wall time sums every run of the row's grid."
     return out + ["", *table(rows), ""]

@@ -50,10 +50,21 @@ def test_budget_share_dirty_commits_and_missing_history_fail(tmp_path):
     records[2]["git_commit"] = "abc1234-dirty"
     records[3]["history"] = None
     checks = _checks(tmp_path, records)
-    assert not checks["runs ending `budget`"].passed and "2 of 12 ok runs (16.7 %" in checks["runs ending `budget`"].detail
+    assert not checks["runs ending `budget`"].passed and "2 of 12 ok runs with a stop rule (16.7 %" in checks["runs ending `budget`"].detail
     assert "; 1 of them never left the memoryless baseline" in checks["runs ending `budget`"].detail
     assert not checks["clean commits"].passed and "1 `-dirty` of 12" in checks["clean commits"].detail
     assert not checks["outcome and validation history"].passed
+
+
+def test_runs_that_trained_a_fixed_schedule_are_counted_apart_from_the_budget_share(tmp_path):
+    """An image run has no stop rule: it ends `complete`, and neither fills nor dilutes the share."""
+    records = _third(grid_runs(4, INNER, best=1e-3, solving=tuple(INNER)))
+    records[0]["outcome"] = "budget"
+    records[0]["left_baseline_at"] = 300
+    fixed = [{**records[1], "run_id": f"image-{i}", "outcome": "complete"} for i in range(6)]
+    check = _checks(tmp_path, records + fixed)["runs ending `budget`"]
+    assert check.passed and check.detail.startswith("1 of 12 ok runs with a stop rule (8.3 %"), check.line()
+    assert check.detail.endswith("; 6 more trained a fixed schedule to its end (`complete`)")
 
 
 def test_unequal_state_and_a_chosen_rate_at_an_end_fail(tmp_path):

@@ -442,14 +442,16 @@ def test_memory_hint_names_the_evaluation_sets_when_they_dominate(monkeypatch):
 def _hostile_records(directory: Path) -> None:
     directory.mkdir()
     published = sorted((ROOT / "leaderboard" / "results").glob("*.json"))
-    # a memory curve's record and an image table's, whichever models the published results hold
-    for src in [next(p for p in published if p.name.startswith("copy-")),
-                next(p for p in published if p.name.startswith(("smnist-", "sfmnist-")))]:
-        rec = json.loads(src.read_text())
+    curve = json.loads(next(p for p in published if p.name.startswith("copy-")).read_text())
+    # a memory curve's record, and the same run as an image table's (no axis), whatever the results hold
+    table = {**curve, "run_id": "sfmnist-" + curve["run_id"],
+             "task": {k: v for k, v in curve["task"].items() if k not in ("axis", "curve")}}
+    table["task"].update(name="sfmnist", variant="sfmnist,readout=mean")
+    for rec in (curve, table):
         rec["model"]["name"] = HOSTILE
         rec["cost"]["device"] = "<b>cpu</b> *x* `y` http://evil.example"
         rec["metrics"]["test"]["<script>alert(1)</script>"] = 0.5
-        (directory / src.name).write_text(json.dumps(rec))
+        (directory / f"{rec['run_id']}.json").write_text(json.dumps(rec))
 
 
 def _assert_inert(page: str) -> None:

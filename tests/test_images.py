@@ -267,6 +267,7 @@ def test_real_data_runs(tmp_path):
         assert returncode == 0, err[-3000:]
         rec = _record(tmp / "results")
         assert rec["status"] == "ok" and rec["task"]["name"] == name
+        assert rec["outcome"] == "complete"  # no solve criterion and no patience: the whole schedule, not a bound
         acc = rec["metrics"]["test"]["acc"]
         assert acc is not None and math.isfinite(acc) and 0 <= acc <= 1
         assert math.isfinite(rec["metrics"]["test"]["loss"])

@@ -131,6 +131,27 @@ def test_a_task_without_an_axis_shows_verdicts_budget_and_bounds(tmp_path):
     assert text.count("| 3.0 min |") == 2
 
 
+def test_a_table_of_fixed_schedule_runs_counts_them_complete_and_marks_no_bound(tmp_path):
+    """Image runs with no early stop end `complete`: the table counts that outcome alone, says the
+    number is the schedule's result, and marks no `≥` (the cap is the schedule, not a cut)."""
+    records = []
+    for model, test in (("lru", 0.8), ("gru", 0.7)):
+        for s in range(3):
+            r = rec(model, 1e-3, s, val=0.9, test=test)
+            r.update(outcome="complete", track="cpu", published=True,
+                     budget={"max_steps": 3384, "max_epochs": -1, "batch_size": 32, "patience": None, "val_every": 94})
+            records.append(r)
+    for r in records:
+        write_record(r, tmp_path / "r")
+    build(tmp_path / "r", tmp_path / "lb.md")
+    text = (tmp_path / "lb.md").read_text()
+    assert "| model | test acc ↑ | seeds | complete |" in text
+    assert "| lru | 0.800 ± 0 | 3 | 3 |" in text and "| gru | 0.700 ± 0 | 3 | 3 |" in text
+    assert "step cap 3384, batch 32, validation every 94 steps, no early stop." in text
+    assert "outcome is `complete` when it trained its whole schedule" in text and "`plateaued` when" not in text
+    assert "≥ 0.700" not in text
+
+
 def test_the_budget_sentence_names_each_budget_once_as_it_reads():
     """A record made after stop.not_before existed lists it unset (null); its budget reads as the
     same as one without the key, and the page says it once."""

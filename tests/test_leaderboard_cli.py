@@ -49,7 +49,7 @@ def project(tmp_path: Path) -> Path:
     ("status", "done", 'field status should be one of ok, diverged, failed, not "done"'),
     ("config.optimizer", 3, "field config.optimizer should be an object, not 3"),
     ("task.axis", {"name": "T", "key": "task.delay"}, "missing field task.axis.value"),
-    ("outcome", "maybe", 'field outcome should be one of solved, plateaued, budget, not "maybe"'),
+    ("outcome", "maybe", 'field outcome should be one of solved, plateaued, budget, complete, not "maybe"'),
     ("schema", 4, "schema 4 is newer than the schemas this builder reads (1, 2, 3)"),
     ("schema", "1", 'schema "1" is not one of the schemas this builder reads (1, 2, 3)'),
 ])
