@@ -33,3 +33,13 @@ def test_a_declared_sweep_not_begun_keeps_the_rerun_in_progress_with_one_edition
     text = _headline(tmp_path, grid_runs(4, INNER, best=1e-3), published=True)
     assert "**Third edition in progress.**" in text and "copy `loss=all`: 12 runs, 1 model (lru), T = 4." in text
     assert "Not begun yet: `mqar`, `mqar_state`, " in text and "`copy`," not in text
+
+
+def test_an_open_point_keeps_the_rerun_in_progress_and_a_settled_curve_ends_it(tmp_path):
+    """One edition only: a point the chosen rate has run on one seed of three is open, so the rerun
+    is under way; without that run the curve is settled and the paragraph goes."""
+    settled = grid_runs(4, INNER, best=1e-3, solving=tuple(INNER))
+    started = [r for r in grid_runs(8, [1e-3], best=1e-3) if r["seed"] == 0]
+    assert "in progress" not in _headline(tmp_path / "settled", settled)
+    text = _headline(tmp_path / "open", settled + started)
+    assert "**Third edition in progress.**" in text and "copy `loss=all`: 13 runs, 1 model (lru), T = 4 to 8." in text
