@@ -79,12 +79,14 @@ def metric_cell(row: Row, metric: str) -> str:
     return ("≥ " if higher else "≤ ") * (metric == primary and is_bound(row)) + f"{num(mean)} ± {num(std)}"
 
 
+VERDICTS = tuple(o for o in OUTCOMES if o != "complete")  # the outcomes of a run a stop rule could end
+
+
 def outcomes_of(rows: list[Row]) -> list[str]:
     """The outcomes a table counts: solved / plateaued / budget, and `complete` where a run
     trained its whole schedule with no stop rule (an image table's runs: then it alone)."""
     seen = {r.get("outcome") for row in rows for r in row.chosen}
-    stopped = [o for o in OUTCOMES if o != "complete"]
-    return [*stopped * bool(seen & set(stopped)), *["complete"] * ("complete" in seen)]
+    return [*VERDICTS * bool(seen & set(VERDICTS)), *["complete"] * ("complete" in seen)]
 
 
 def outcomes_cell(row: Row, outcomes: list[str]) -> str:
@@ -171,13 +173,12 @@ def section(track: str, task: str, variant: str, rows: list[Row], baselines: dic
     records = [r for row in rows for r in row.records]
     if any(r.get("budget") for r in records):
         out[-1] += f" {budget_text(records)}"
-        if any(r.get("outcome") in ("solved", "plateaued", "budget") for r in records):
+        if any(r.get("outcome") in VERDICTS for r in records):
             out[-1] += (f" A run's outcome is `plateaued` when validation {md(metric)} stops improving within the "
                         f"patience and `budget` when the cap stops it, still improving or never off the memoryless "
                         f"baseline (its mean is then a bound: `≥`/`≤`).")
         if any(r.get("outcome") == "complete" for r in records):
-            out[-1] += (" A run's outcome is `complete` when it trained its whole schedule (the learning rate decays "
-                        "to zero at the cap) with no early stop, as image benchmarks report: its test metric is the "
-                        "schedule's result, not a bound.")
+            out[-1] += (" A run's outcome is `complete` when it trained its whole schedule with no early stop, as "
+                        "image benchmarks report: its test metric is the schedule's result, not a bound.")
         out[-1] += " Wall time sums every run of the row's grid."
     return out + ["", *table(rows), ""]
