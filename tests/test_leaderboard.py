@@ -110,21 +110,24 @@ def _without_figure_links(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.startswith("!["))
 
 
+def _image_page(tmp_path, runs: dict, budget: dict, **fields) -> str:
+    """The page of one image-like table: `runs` maps a model to its test accuracy and the outcome of
+    each seed's run (all at lr 1e-3, 60 s each)."""
+    for model, (test, outcomes) in runs.items():
+        for s, outcome in enumerate(outcomes):
+            r = rec(model, 1e-3, s, val=0.9, test=test)
+            r.update(outcome=outcome, track="cpu", published=True, budget=budget, **fields)
+            r["cost"]["wall_s"] = 60.0
+            write_record(r, tmp_path / "r")
+    build(tmp_path / "r", tmp_path / "lb.md")
+    return (tmp_path / "lb.md").read_text()
+
+
 def test_a_task_without_an_axis_shows_verdicts_budget_and_bounds(tmp_path):
     """sMNIST-like rows: outcome counts, the budget sentence, `≥` for a row whose run hit the
     cap still improving (also in the headline), a plain value for a plateaued row, wall time."""
-    records = []
-    for model, outcome in (("lru", "plateaued"), ("gru", "budget")):
-        for s in range(3):
-            r = rec(model, 1e-3, s, val=0.9, test=0.8 if model == "lru" else 0.7)
-            r.update(schema=2, outcome=outcome if s == 0 else "plateaued", track="cpu", published=True,
-                     budget={"max_steps": -1, "max_epochs": 5, "batch_size": 32, "patience": 3, "val_every": 94})
-            r["cost"]["wall_s"] = 60.0
-            records.append(r)
-    for r in records:
-        write_record(r, tmp_path / "r")
-    build(tmp_path / "r", tmp_path / "lb.md")
-    text = (tmp_path / "lb.md").read_text()
+    text = _image_page(tmp_path, {"lru": (0.8, ["plateaued"] * 3), "gru": (0.7, ["budget", "plateaued", "plateaued"])},
+                       {"max_steps": -1, "max_epochs": 5, "batch_size": 32, "patience": 3, "val_every": 94}, schema=2)
     assert "Budget per run: epoch cap 5, batch 32, validation every 94 steps, patience 3 validations." in text
     assert "| lru | 0.800 ± 0 | 3 | 0 / 3 / 0 |" in text and "| gru | ≥ 0.700 ± 0 | 3 | 0 / 2 / 1 |" in text
     assert "| gru | 4 | 10 | ≥ 0.700 ± 0 |\n" in text  # the headline marks the bound too (beside state, params)
@@ -134,17 +137,8 @@ def test_a_task_without_an_axis_shows_verdicts_budget_and_bounds(tmp_path):
 def test_a_table_of_fixed_schedule_runs_counts_them_complete_and_marks_no_bound(tmp_path):
     """Image runs with no early stop end `complete`: the table counts that outcome alone, says the
     number is the schedule's result, and marks no `≥` (the cap is the schedule, not a cut)."""
-    records = []
-    for model, test in (("lru", 0.8), ("gru", 0.7)):
-        for s in range(3):
-            r = rec(model, 1e-3, s, val=0.9, test=test)
-            r.update(outcome="complete", track="cpu", published=True,
-                     budget={"max_steps": 3384, "max_epochs": -1, "batch_size": 32, "patience": None, "val_every": 94})
-            records.append(r)
-    for r in records:
-        write_record(r, tmp_path / "r")
-    build(tmp_path / "r", tmp_path / "lb.md")
-    text = (tmp_path / "lb.md").read_text()
+    text = _image_page(tmp_path, {"lru": (0.8, ["complete"] * 3), "gru": (0.7, ["complete"] * 3)},
+                       {"max_steps": 3384, "max_epochs": -1, "batch_size": 32, "patience": None, "val_every": 94})
     assert "| model | test acc ↑ | seeds | complete |" in text
     assert "| lru | 0.800 ± 0 | 3 | 3 |" in text and "| gru | 0.700 ± 0 | 3 | 3 |" in text
     assert "step cap 3384, batch 32, validation every 94 steps, no early stop." in text
