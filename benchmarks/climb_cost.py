@@ -28,7 +28,7 @@ from collections import defaultdict
 from omegaconf import OmegaConf
 
 from benchmarks.track_cost import capped_run_seconds, measured
-from benchmarks.track_step import SWEEPS, track_models
+from benchmarks.track_step import track_models
 from common.lr_rules import MIN_INNER, parse_reference
 from common.record import old
 from common.rules import SEEDS, easiest_first, solved_on_validation
@@ -36,6 +36,7 @@ from harness.compose import compose_run
 from harness.run import complete_defaults
 from harness.state_cap import state_cap_skip
 from leaderboard.build import PUBLISHED, collect
+from leaderboard.sweeps import SWEEP_DIR
 
 FAILED_SEEDS = SEEDS // 2 + 1  # the chosen rate's majority is out of reach once this many seeds fail
 
@@ -60,7 +61,7 @@ def cap_fractions(records: list[dict]) -> dict[str, tuple[float, float]]:
 
 def axis_of(sweep: str) -> tuple[str, list[float], object]:
     """The sweep's axis key, its declared values from the easiest, and its reference (lr_reference)."""
-    base = OmegaConf.load(SWEEPS / f"{sweep}.yaml")
+    base = OmegaConf.load(SWEEP_DIR / f"{sweep}.yaml")
     ref = parse_reference(OmegaConf.to_container(base.lr_reference, resolve=True),
                           (base.get("curve_axis") or {}).get("easier"))
     if ref is None or not ref.key:

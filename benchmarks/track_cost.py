@@ -22,12 +22,13 @@ from collections import defaultdict
 
 from omegaconf import OmegaConf
 
-from benchmarks.track_step import SWEEPS, built, track_models
+from benchmarks.track_step import built, track_models
 from common.lr_rules import grid_of, parse_reference
 from common.record import old
 from harness.run import instantiate_checked, run_config
 from harness.state_cap import state_cap_skip
 from leaderboard.build import PUBLISHED, collect
+from leaderboard.sweeps import SWEEP_DIR
 
 TRACK = ["copy", "word_problem", "word_problem_neg", "selective_copy", "mqar", "teacher", "smnist", "mqar_state",
          "sfmnist"]  # make cpu-track's order
@@ -78,7 +79,7 @@ def point_configs(sweep: str, model: str) -> list:
 def curves_per_sweep(sweep: str, axis_key: str | None) -> int:
     """How many curves a sweep draws: the product of its swept values other than the model, the
     rate, the seed and the axis (e.g. the word problem's groups)."""
-    params = OmegaConf.load(SWEEPS / f"{sweep}.yaml").hydra.sweeper.params
+    params = OmegaConf.load(SWEEP_DIR / f"{sweep}.yaml").hydra.sweeper.params
     n = 1
     for key, values in params.items():
         if key.lstrip("+") not in ("model", "lr_index", "seed", axis_key):

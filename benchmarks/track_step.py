@@ -25,13 +25,11 @@ from leaderboard.sweeps import SWEEP_DIR
 from models.build import build_model
 from tasks.metrics import loss_fn
 
-SWEEPS = SWEEP_DIR
-
 
 def swept(sweep: str, model: str) -> bool:
     """Whether `sweep` races `model`, read from the sweep file's own model list: its names, or a
     glob over conf/model/ with exclusions (as Hydra's sweeper expands it)."""
-    listed = str(OmegaConf.load(SWEEPS / f"{sweep}.yaml").hydra.sweeper.params.model)
+    listed = str(OmegaConf.load(SWEEP_DIR / f"{sweep}.yaml").hydra.sweeper.params.model)
     if listed.startswith("glob("):
         excluded = listed.split("exclude=[", 1)[1].rstrip("])").split(",") if "exclude=[" in listed else []
         return not any(fnmatch(model, pattern) for pattern in excluded)

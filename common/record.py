@@ -23,7 +23,9 @@ from common.rules import Criterion
 SCHEMA = 3            # stamped on new records
 READABLE = (1, 2, 3)  # what the builder reads
 STATUSES = ("ok", "diverged", "failed")
-OUTCOMES = ("solved", "plateaued", "budget", "complete")  # complete: the whole schedule, no stop rule to meet (harness/stopping.py)
+VERDICTS = ("solved", "plateaued", "budget")  # the outcomes of a run a stop rule could end
+COMPLETE = "complete"  # the whole schedule, with no stop rule to meet (harness/stopping.py)
+OUTCOMES = (*VERDICTS, COMPLETE)
 THIRD_EDITION = 3     # the first schema of the cpu track's third edition (SPEC §6.2)
 
 

@@ -21,6 +21,8 @@ from harness.identity import records_of_setting
 from harness.learning_rate import at_reference, lr_skip, reference_choice
 from harness.state_cap import state_cap_skip
 
+PENDING = "pending"  # the chosen rate failed here (or, nothing solving it, just below) and other rates are still to run
+
 
 def run_axis(cfg: DictConfig | None, task) -> tuple[Axis | None, str | None]:
     """The curve axis of this run and the curve it is a point of: the sweep's `curve_axis` (a
@@ -70,7 +72,7 @@ def point_states(cfg: DictConfig, task, failures: int) -> dict[float, str]:
         rates = choice.rates if choice and cfg.get("lr_index") is not None else [chosen]
         state, _, _ = point_verdict(runs, chosen, rates, SEEDS)
         if state == OPEN and verdict(runs.get(chosen, []), SEEDS) == FAILED:
-            state = "pending"
+            state = PENDING
         if state == OPEN and not any(run_solved(r) for rs in runs.values() for r in rs):
             # some seeds only: a value itself beyond the horizon (its other seeds were skipped)
             # counts as failed when nothing solved it and the values below it failed, and as
@@ -78,8 +80,8 @@ def point_states(cfg: DictConfig, task, failures: int) -> dict[float, str]:
             earlier = [states[v] for v in list(states)[::-1][:failures]]
             if len(earlier) == failures and all(s == FAILED for s in earlier):
                 state = FAILED
-            elif len(earlier) == failures and all(s in (FAILED, "pending") for s in earlier):
-                state = "pending"
+            elif len(earlier) == failures and all(s in (FAILED, PENDING) for s in earlier):
+                state = PENDING
         states[value] = state
     return states
 
@@ -116,7 +118,7 @@ def skip_reason(cfg: DictConfig, task) -> tuple[str, str] | None:
             values = ", ".join(f"{v:g}" for v in failed)
             return "beyond_horizon", f"beyond the horizon (every rate failed at {axis.name} = {values})"
         states, below = _nearest_below(cfg, task, failures)
-        if len(below) == failures and all(states[v] in (FAILED, "pending") for v in below):
+        if len(below) == failures and all(states[v] in (FAILED, PENDING) for v in below):
             values = ", ".join(f"{v:g}" for v in below)
             return "waiting", (f"the chosen rate failed at {axis.name} = {values} (or, nothing solving it yet, "
                                f"just below it) and other rates are still to be tried there; a later pass of "

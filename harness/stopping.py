@@ -14,6 +14,7 @@ from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 
 from common.config import ConfigError
+from common.record import COMPLETE
 from tasks.spec import Criterion
 
 NEVER = 10**9  # patience that never runs out
@@ -138,5 +139,5 @@ def outcome(watch: SolveWatch, stopper: EarlyStopping) -> str:
         return "plateaued"
     if watch.criterion is None and stopper.patience >= NEVER:
         # no rule could have ended it earlier: the cap is the declared schedule, not a bound on a verdict
-        return "complete"
+        return COMPLETE
     return "budget"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.lr_rules import FAILED, by_rate, rate_key, verdict
-from common.record import old
+from common.record import COMPLETE, old
 from common.rules import SEEDS, Criterion, never_left_baseline, solved_on_validation
 from leaderboard.build import PUBLISHED, collect
 from leaderboard.curves import Curve
@@ -73,7 +73,7 @@ def run_checks(records: list[dict], curves: list[Curve], tables: dict, sweeps: l
 
     # a `complete` run (an image table's fixed schedule) had no stop rule that could end it before its
     # cap: counted beside the share, not inside it, where it would only dilute the runs a cap cut short
-    stoppable = [r for r in ok if r.get("outcome") != "complete"]
+    stoppable = [r for r in ok if r.get("outcome") != COMPLETE]
     schedule = len(ok) - len(stoppable)
     budget = [r for r in stoppable if r.get("outcome") == "budget"]
     share = len(budget) / len(stoppable) if stoppable else 0.0

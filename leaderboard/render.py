@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import re
 
-from common.record import OUTCOMES
+from common.record import COMPLETE, VERDICTS
 from common.selection import Row, primary_of
 
 SENS_COLUMNS = [("act_m2_max", "E[y²] max"), ("grad_ratio", "grad rec/other"), ("state_sens_rel_max", "state sens rel"),
@@ -79,14 +79,11 @@ def metric_cell(row: Row, metric: str) -> str:
     return ("≥ " if higher else "≤ ") * (metric == primary and is_bound(row)) + f"{num(mean)} ± {num(std)}"
 
 
-VERDICTS = tuple(o for o in OUTCOMES if o != "complete")  # the outcomes of a run a stop rule could end
-
-
 def outcomes_of(rows: list[Row]) -> list[str]:
     """The outcomes a table counts: solved / plateaued / budget, and `complete` where a run
     trained its whole schedule with no stop rule (an image table's runs: then it alone)."""
     seen = {r.get("outcome") for row in rows for r in row.chosen}
-    return [*VERDICTS * bool(seen & set(VERDICTS)), *["complete"] * ("complete" in seen)]
+    return [*VERDICTS * bool(seen & set(VERDICTS)), *[COMPLETE] * (COMPLETE in seen)]
 
 
 def outcomes_cell(row: Row, outcomes: list[str]) -> str:
@@ -177,7 +174,7 @@ def section(track: str, task: str, variant: str, rows: list[Row], baselines: dic
             out[-1] += (f" A run's outcome is `plateaued` when validation {md(metric)} stops improving within the "
                         f"patience and `budget` when the cap stops it, still improving or never off the memoryless "
                         f"baseline (its mean is then a bound: `≥`/`≤`).")
-        if any(r.get("outcome") == "complete" for r in records):
+        if any(r.get("outcome") == COMPLETE for r in records):
             out[-1] += (" A run's outcome is `complete` when it trained its whole schedule with no early stop, as "
                         "image benchmarks report: its test metric is the schedule's result, not a bound.")
         out[-1] += " Wall time sums every run of the row's grid."

@@ -161,9 +161,9 @@ def test_the_sweep_report_counts_each_reason_a_declared_run_did_not_run(tmp_path
 def test_every_leaderboard_sweep_resumes_a_run_cut_off_before_it_finished():
     """The cpu track runs over many sessions, and its longest runs (copy at large T) outlast one:
     without resume=auto a run stopped at a session's end would start again from step 0 every time."""
-    from benchmarks.track_step import SWEEPS
     from harness.compose import compose_run
+    from leaderboard.sweeps import SWEEP_DIR
 
-    for path in sorted(SWEEPS.glob("*.yaml")):
+    for path in sorted(SWEEP_DIR.glob("*.yaml")):
         cfg, _ = compose_run([f"experiment=leaderboard/{path.stem}", "results_dir=/tmp/resume_check"])
         assert cfg.resume == "auto", path.name

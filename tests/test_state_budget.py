@@ -116,9 +116,9 @@ def test_a_budget_the_structure_cannot_reach_fails_the_run_with_one_line(tmp_pat
 
 
 def _curve_sweeps() -> list[str]:
-    from benchmarks.track_step import SWEEPS
+    from leaderboard.sweeps import declared_sweeps
 
-    return sorted(p.stem for p in SWEEPS.glob("*.yaml") if not p.stem.endswith("_lr") and "state" not in p.stem)
+    return [s for s in declared_sweeps() if "state" not in s]
 
 
 @pytest.mark.parametrize("sweep", _curve_sweeps())
