@@ -76,7 +76,12 @@ def metric_cell(row: Row, metric: str) -> str:
     if mean is None:
         return "–"
     primary, higher = primary_of(row.records[0])
-    return ("≥ " if higher else "≤ ") * (metric == primary and is_bound(row)) + f"{num(mean)} ± {num(std)}"
+    return ("≥ " if higher else "≤ ") * (metric == primary and is_bound(row)) + spread(mean, std, n, "(1 seed)")
+
+
+def spread(mean: float, std: float, n: int, one: str = "") -> str:
+    """Mean ± std over seeds; one seed has no spread to show (`± 0` would claim one), so it is named instead."""
+    return f"{num(mean)} ± {num(std)}" if n > 1 else f"{num(mean)} {one}".rstrip()
 
 
 def outcomes_of(rows: list[Row]) -> list[str]:

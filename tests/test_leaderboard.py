@@ -134,6 +134,16 @@ def test_a_task_without_an_axis_shows_verdicts_budget_and_bounds(tmp_path):
     assert text.count("| 3.0 min |") == 2
 
 
+def test_one_seed_shows_no_spread_it_does_not_have(tmp_path):
+    """A row with one finished seed (a sweep under way) names it instead of `± 0`, which would claim
+    seeds that agree; rows of several seeds keep mean ± std."""
+    text = _image_page(tmp_path, {"lru": (0.8, ["complete"]), "gru": (0.7, ["complete"] * 3)},
+                       {"max_steps": 3384, "max_epochs": -1, "batch_size": 32, "patience": None, "val_every": 94})
+    assert "| lru | 0.800 (1 seed) | 1 | 1 |" in text and "| gru | 0.700 ± 0 | 3 | 3 |" in text
+    assert "| lru | 4 | 10 | 0.800 (1 seed) |\n" in text  # the headline, which has no seeds column
+    assert "0.800 ± 0" not in text
+
+
 def test_a_table_of_fixed_schedule_runs_counts_them_complete_and_marks_no_bound(tmp_path):
     """Image runs with no early stop end `complete`: the table counts that outcome alone, says the
     number is the schedule's result, and marks no `≥` (the cap is the schedule, not a cut)."""
