@@ -80,7 +80,8 @@ def metric_cell(row: Row, metric: str) -> str:
 
 
 def spread(mean: float, std: float, n: int, one: str = "") -> str:
-    """Mean ± std over seeds; one seed has no spread to show (`± 0` would claim one), so it is named instead."""
+    """Mean ± std over seeds; one seed has no spread to show (`± 0` would claim seeds that agree),
+    so its value stands alone, followed by `one` (metric_cell's `(1 seed)`: the headline has no seeds column)."""
     return f"{num(mean)} ± {num(std)}" if n > 1 else f"{num(mean)} {one}".rstrip()
 
 
@@ -168,8 +169,8 @@ def section(track: str, task: str, variant: str, rows: list[Row], baselines: dic
     out = [f"### {md(task)} · {code(variant)} · {md(track)}", "",
            f"Protocol: task {code(task)} with {code(variant)}; {TRACKS.get(track, md(track))}. "
            f"Rows ranked by test {md(metric)} ({'higher' if higher else 'lower'} is better) at the learning rate chosen on "
-           f"validation {md(metric)}; mean ± std over seeds (`k/n` seeds: only k of the n runs at that learning rate "
-           f"ended finite); `diverged` counts runs over the whole grid."]
+           f"validation {md(metric)}; mean ± std over seeds, or `(1 seed)` with its value alone (`k/n` seeds: only k of the n runs at that "
+           f"learning rate ended finite); `diverged` counts runs over the whole grid."]
     if baselines:
         out[-1] += " Baselines: " + ", ".join(f"{md(k)} = {num(v, 4)}" for k, v in sorted(baselines.items())) + "."
     records = [r for row in rows for r in row.records]

@@ -356,7 +356,7 @@ def curve_section(curve: Curve) -> list[str]:
            f"a rate solves a point with ≥ 2 of 3 seeds, and a point is solved when some rate of the grid solves it. "
            f"{_outcome_text(curve)}"
            f"{budget_text(curve.records())} {lr_sentence(curve)} Cells: test {metric} {arrow} mean ± std over seeds at "
-           f"that rate (seeds solved k/n; `[w/t rates]`: where several rates ran, w of the t tried solve the point, "
+           f"that rate, a single seed's value alone (seeds solved k/n; `[w/t rates]`: where several rates ran, w of the t tried solve the point, "
            f"and `seed 0: s/t` where s of them solve it on seed 0, the only seed the rules run a rate on when they "
            f"compare rates at a reference candidate); "
            f"`{'≥' if curve.higher else '≤'}` marks a bound (a seed hit the step cap); `{NOT_RUN}` not run (beyond the model's horizon{_cap_text(curve)})."
