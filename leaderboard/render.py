@@ -71,17 +71,18 @@ def is_bound(row: Row) -> bool:
     return any(r.get("outcome") == "budget" for r in row.chosen)
 
 
-def metric_cell(row: Row, metric: str) -> str:
+def metric_cell(row: Row, metric: str, one: str = "(1 seed)") -> str:
+    """Mean ± std at the chosen rate (`≥`/`≤`: a bound, some run hit its cap); `one` follows a lone seed's value."""
     mean, std, n = row.mean_std(metric)
     if mean is None:
         return "–"
     primary, higher = primary_of(row.records[0])
-    return ("≥ " if higher else "≤ ") * (metric == primary and is_bound(row)) + spread(mean, std, n, "(1 seed)")
+    return ("≥ " if higher else "≤ ") * (metric == primary and is_bound(row)) + spread(mean, std, n, one)
 
 
 def spread(mean: float, std: float, n: int, one: str = "") -> str:
     """Mean ± std over seeds; one seed has no spread to show (`± 0` would claim seeds that agree),
-    so its value stands alone, followed by `one` (metric_cell's `(1 seed)`: the headline has no seeds column)."""
+    so its value stands alone, followed by `one`."""
     return f"{num(mean)} ± {num(std)}" if n > 1 else f"{num(mean)} {one}".rstrip()
 
 

@@ -8,18 +8,7 @@ from datetime import datetime
 
 from common.selection import CHOICE_RULE, Row, flatten, primary_of
 from leaderboard.curves import Cell, Curve, CurveRow, axis_text, declared_reference, row_setting, steps_at
-from leaderboard.render import (
-    TRACKS,
-    budget_text,
-    code,
-    duration,
-    lr_text,
-    md,
-    metric_cell,
-    num,
-    spread,
-    state_per_layer,
-)
+from leaderboard.render import TRACKS, budget_text, code, duration, lr_text, md, metric_cell, num, state_per_layer
 from leaderboard.story import curve_story
 
 NOT_RUN = "·"
@@ -126,10 +115,7 @@ def steps_cell(steps: float | None) -> str:
 
 def metric_text(cell: Cell, curve: Curve) -> str:
     """Mean ± std at the chosen rate; a bound when some seed hit the step cap."""
-    mean, std, n = cell.row.mean_std(curve.metric)
-    if mean is None:
-        return "–"
-    return ("≥ " if curve.higher else "≤ ") * cell.bound + spread(mean, std, n)  # the cell's (k/n) names the seeds
+    return metric_cell(cell.row, curve.metric, one="")  # the cell's (k/n) names the seeds
 
 
 def point_cell(cell: Cell | None, curve: Curve) -> str:
