@@ -72,18 +72,14 @@ def is_bound(row: Row) -> bool:
 
 
 def metric_cell(row: Row, metric: str, one: str = "(1 seed)") -> str:
-    """Mean ± std at the chosen rate (`≥`/`≤`: a bound, some run hit its cap); `one` follows a lone seed's value."""
+    """Mean ± std at the chosen rate (`≥`/`≤`: a bound, some run hit its cap). One seed has no spread to
+    show (`± 0` would claim seeds that agree), so its value stands alone, followed by `one`."""
     mean, std, n = row.mean_std(metric)
     if mean is None:
         return "–"
     primary, higher = primary_of(row.records[0])
-    return ("≥ " if higher else "≤ ") * (metric == primary and is_bound(row)) + spread(mean, std, n, one)
-
-
-def spread(mean: float, std: float, n: int, one: str = "") -> str:
-    """Mean ± std over seeds; one seed has no spread to show (`± 0` would claim seeds that agree),
-    so its value stands alone, followed by `one`."""
-    return f"{num(mean)} ± {num(std)}" if n > 1 else f"{num(mean)} {one}".rstrip()
+    value = f"{num(mean)} ± {num(std)}" if n > 1 else f"{num(mean)} {one}".rstrip()
+    return ("≥ " if higher else "≤ ") * (metric == primary and is_bound(row)) + value
 
 
 def outcomes_of(rows: list[Row]) -> list[str]:
@@ -170,8 +166,9 @@ def section(track: str, task: str, variant: str, rows: list[Row], baselines: dic
     out = [f"### {md(task)} · {code(variant)} · {md(track)}", "",
            f"Protocol: task {code(task)} with {code(variant)}; {TRACKS.get(track, md(track))}. "
            f"Rows ranked by test {md(metric)} ({'higher' if higher else 'lower'} is better) at the learning rate chosen on "
-           f"validation {md(metric)}; mean ± std over seeds, or `(1 seed)` with its value alone (`k/n` seeds: only k of the n runs at that "
-           f"learning rate ended finite); `diverged` counts runs over the whole grid."]
+           f"validation {md(metric)}; mean ± std over seeds, or `(1 seed)` with its value alone "
+           f"(`k/n` seeds: only k of the n runs at that learning rate ended finite); "
+           f"`diverged` counts runs over the whole grid."]
     if baselines:
         out[-1] += " Baselines: " + ", ".join(f"{md(k)} = {num(v, 4)}" for k, v in sorted(baselines.items())) + "."
     records = [r for row in rows for r in row.records]
