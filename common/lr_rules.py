@@ -18,7 +18,10 @@ decide nothing about rates themselves.
   seed takes over, bracketed as on seed 0 (`candidate_grid`); when none holds, the next easier
   candidate is the reference (`held_on_every_seed`).
   On an axis that gets easier upwards (a state size: `Reference.easier`, common/rules.py) every
-  "largest" here is the hardest, the smallest value, and "above" is below.
+  "largest" here is the hardest, the smallest value, and "above" is below. A sweep that declares
+  its axis not monotone (`monotone: false`, with no climb stop: `stop.climb_failures: null`) runs
+  every candidate: a failure at one says nothing of another (Mamba on the state-size curve failed
+  S = 1024 at every rate and solves the same MQAR setting at S = 256).
 - **A point fails only after every rate.** Off the reference (other candidates included) the chosen
   rate runs on every seed; where it fails, every other rate of the grid (as run at the reference,
   also one a candidate's own grid did not reach) runs once, on seed 0,
@@ -67,6 +70,7 @@ class Reference:
     candidates: tuple = ()
     extend: int = 0
     easier: str | None = None   # the axis's direction (common/rules.py): None, a memory axis, harder upwards
+    monotone: bool = True       # a failure at a candidate stands for the harder ones (their runs are skipped)
 
     @property
     def seeds(self) -> int:
@@ -86,13 +90,16 @@ class Reference:
 
 
 def parse_reference(spec, easier: str | None = None) -> Reference | None:
-    """`{at: {key: value or [values]}, extend: n}`, or the second edition's `{key: value}`; `easier`
+    """`{at: {key: value or [values]}, extend: n, monotone: bool}`, or the second edition's `{key: value}`; `easier`
     is the direction of the curve's axis (the sweep's `curve_axis.easier`, a record's `task.axis.easier`)."""
     if not spec:
         return None
     spec = dict(spec)
     new = isinstance(spec.get("at"), dict)
     at, extend = (spec["at"], int(spec.get("extend") or 0)) if new else (spec, 0)
+    monotone = spec.get("monotone", True) if new else True
+    if not isinstance(monotone, bool):
+        raise ValueError(f"lr_reference.monotone={monotone!r}: true or false")
     fixed, key, candidates = [], None, ()
     for k, v in sorted(at.items()):
         if isinstance(v, (list, tuple)):
@@ -103,7 +110,7 @@ def parse_reference(spec, easier: str | None = None) -> Reference | None:
             key, candidates = k, (float(v),)  # an axis value: the one candidate
         else:
             fixed.append((k, v))
-    return Reference(tuple(fixed), key, candidates, extend, easier)
+    return Reference(tuple(fixed), key, candidates, extend, easier, monotone)
 
 
 def grid_of(lr_grid, model: str) -> list[float] | None:
@@ -197,13 +204,14 @@ def _rates(rates) -> str:
 def candidates(points: dict[float | None, list[dict]], ref: Reference,
                grid: list[float] | None) -> list[tuple[float | None, GridPoint, dict[float, list[dict]]]]:
     """Each candidate from the easiest (increasing order on a memory axis) with what its grid needs and
-    its runs by rate, up to and including the first one where every rate failed (the harder ones are not run)."""
+    its runs by rate, up to and including the first one where every rate failed (the harder ones are not run,
+    unless the axis is declared not monotone)."""
     out = []
     for value in easiest_first(ref.candidates, ref.easier) or (None,):
         runs = by_rate([r for r in points.get(value, []) if ref.matches_fixed(r.get("config") or {})])
         gp = candidate_grid(points.get(value, []), runs, ref, grid)
         out.append((value, gp, runs))
-        if ref.key and gp.rates and not gp.missing and all(verdict(runs[lr], ref.seeds) == FAILED for lr in gp.rates):
+        if ref.monotone and ref.key and gp.rates and not gp.missing and all(verdict(runs[lr], ref.seeds) == FAILED for lr in gp.rates):
             break
     return out
 
@@ -304,7 +312,7 @@ def run_needed(config: dict, lr: float, seed: int, points: dict[float | None, li
     value = ref.value_of(config)
     if ref.matches(config):
         below = [(v, gp, runs) for v, gp, runs in candidates(points, ref, grid)
-                 if v is not None and harder(value, v, ref.easier)]
+                 if ref.monotone and v is not None and harder(value, v, ref.easier)]
         failed = [v for v, gp, runs in below if not gp.missing
                   and all(verdict(runs[r], ref.seeds) == FAILED for r in gp.rates)]
         if failed:

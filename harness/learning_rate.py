@@ -45,6 +45,11 @@ def _reference(cfg: DictConfig) -> tuple[Reference, list[float] | None] | None:
         raise ConfigError(str(err)) from None
     if ref is None:
         return None
+    climb = (cfg.get("stop") or {}).get("climb_failures")
+    if not ref.monotone and climb is not None:
+        # a climb that stops at a failure takes the axis as monotone: the two would disagree on what runs
+        raise ConfigError(f"lr_reference.monotone=false with stop.climb_failures={climb}: an axis that is not "
+                          f"monotone runs every point; set stop.climb_failures=null")
     grid = declared_grid(cfg)
     if grid is not None and not isinstance(grid, (list, tuple)):
         grid = OmegaConf.to_container(grid, resolve=True)

@@ -127,6 +127,8 @@ class CurveRow:
     lr_grid: list[float] = field(default_factory=list)
     easier: str | None = None           # the axis's direction (common/rules.py); None: harder upwards
     reference_waiting: str | None = None  # why the rules' reference is not settled yet (a sweep in progress)
+    monotone: bool = True               # a failed point stands for the harder ones (lr_reference.monotone)
+    points: list[float] = field(default_factory=list)  # the curve's values (any row's), where it is not monotone
 
     @property
     def horizon(self) -> float | None:
@@ -140,9 +142,14 @@ class CurveRow:
         """The point past the horizon that is not settled yet (the chosen rate still short of its
         seeds, or a rate of the grid not tried there): a third-edition sweep in progress, so the
         horizon is the points run so far, not a failure. None once the first point past the horizon
-        has failed (or when a second-edition row, whose grid never had to be exhausted, stops)."""
+        has failed (or when a second-edition row, whose grid never had to be exhausted, stops). On an axis
+        declared not monotone every point runs, so the first point of the curve this row has not settled
+        (or not run while another row has) is open, past a failure too."""
         if any(old(r) for r in self.records):
             return None
+        if not self.monotone:
+            return next((v for v in easiest_first(self.points, self.easier)
+                         if v not in self.cells or self.cells[v].state == OPEN), None)
         for value in easiest_first(self.cells, self.easier):
             if self.cells[value].state != SOLVED:
                 return value if self.cells[value].state == OPEN else None
@@ -179,6 +186,11 @@ class Curve:
     def easier_up(self) -> bool:
         """Larger axis values are easier (a state-size curve): its result is the smallest value solved."""
         return easier_up(self.easier)
+
+    @property
+    def monotone(self) -> bool:
+        """Whether a failed point stands for the harder ones on this curve (each row's sweep declares it)."""
+        return all(row.monotone for row in self.rows)
 
     @property
     def title(self) -> str:
@@ -341,6 +353,10 @@ def build_curve(key: tuple[str, str, str, str, str], records: list[dict]) -> Cur
     metric, higher = (spec["metric"], spec["mode"] == "max") if spec else primary_of(records[0])
     refs = Counter(row.reference for row in rows if row.reference is not None)
     values = sorted({v for row in rows for v in row.cells})
+    for row in rows:
+        ref = declared_reference(row)
+        row.monotone = ref.monotone if ref is not None else True
+        row.points = values if not row.monotone else []
     out = Curve(track, task, curve_name, axis_name, axis_key, rows, values,
                 min(refs, key=lambda v: (-refs[v], v)) if refs else None, metric, higher, warnings, easier)
     out.rows.sort(key=lambda row: _rank(row, out))

@@ -6,7 +6,8 @@ task's memory curve (MQAR over the pairs) runs every model at that equal state. 
 a model failing, at every rate of the grid, a point no harder than the state curve's setting (the
 same N = 2, or an easier one) at the same state, width, depth and budget, the state curve's climb
 down from its S would stop at its first point: the model fails there and, the state curve getting
-easier upwards, at every smaller S. Such a model is left out of the state curve's sweep, and the page
+easier upwards, at every smaller S (on a curve declared not monotone, there alone: no smaller S runs
+for it). Such a model is left out of the state curve's sweep, and the page
 shows this implied result beside the curve's own rows, naming the curve and point it comes from; the
 audit counts it as on the curve. Should that point ever be solved, the implication lapses and the
 audit reports the model missing again. Only a model its records call dense (`model.diagonal` false)
@@ -37,10 +38,12 @@ class Implied:
     source: Curve       # the memory curve that found it
     value: float        # the point of `source` where every rate failed, no harder than the state curve's setting
     setting: float      # the state curve's own value on `source`'s axis
+    monotone: bool = True  # the state curve's axis (lr_reference.monotone): is a failure at S one at every smaller S?
 
     def result(self) -> str:
-        """The model's result on the state curve, in the notation of its rows: nothing solved up to this S."""
-        return f"> {self.state:g}‡"
+        """The model's result on the state curve, in the notation of its rows: nothing solved up to this S,
+        or, on an axis that is not monotone, a failure at this S alone (no smaller S runs for it)."""
+        return f"> {self.state:g}‡" if self.monotone else f"fails at {self.state:g}‡"
 
     def reason(self) -> str:
         return (f"every rate failed {self.source.title} at {self.source.axis_name} = {self.value:g} "
@@ -97,7 +100,7 @@ def implied_on(curve: Curve, curves: list[Curve]) -> list[Implied]:
                 continue
             value = _first_failure(row, source, float(setting))
             if value is not None:
-                out[row.model] = Implied(row.model, row, float(state), source, value, float(setting))
+                out[row.model] = Implied(row.model, row, float(state), source, value, float(setting), curve.monotone)
     return sorted(out.values(), key=lambda i: i.model)
 
 

@@ -43,6 +43,7 @@ OPEN_LEGEND = (
 IMPLIED_LEGEND = (
     " `‡`: not run on this curve; another curve of the task, at the same state per layer and budget, finds every "
     "rate failing an easier point (the curve's section says which), so the climb down would stop at its first point.")
+IMPLIED_NOT_MONOTONE = " `fails at x‡`: the same, on a curve that is not monotone: it fails at x, and no smaller x runs for it."
 
 
 def in_progress(curve: Curve) -> bool:
@@ -60,6 +61,7 @@ def headline_legend(curves: list[Curve]) -> str:
     return (HEADLINE_LEGEND + (SMALLEST_LEGEND if any(c.easier_up for c in curves) else "")
             + (VARIANT_LEGEND if variants else "")
             + (IMPLIED_LEGEND if any(c.implied for c in curves) else "")
+            + (IMPLIED_NOT_MONOTONE if any(c.implied and not c.monotone for c in curves) else "")
             + (OPEN_LEGEND if any(in_progress(c) for c in curves) else ""))
 
 
@@ -358,7 +360,8 @@ def curve_section(curve: Curve) -> list[str]:
     if curve.implied:
         out += ["", "`‡`: not run on this curve, settled by another: " + "; ".join(
             f"{md(imp.model)}: {imp.reason()}" for imp in curve.implied)
-            + f". A larger {name} is easier, so each fails at that {name} and at every smaller one."]
+            + (f". A larger {name} is easier, so each fails at that {name} and at every smaller one." if curve.monotone
+               else f". No smaller {name} runs for them here, so that failure names no smallest {name}.")]
     head = ["model", *SIZE_HEAD, name, "lr", "rates solving (window)", f"test {metric}", "solved (test)",
             "solved / plateaued / budget", "steps to solve", "diverged", "state sens rel (final)",
             "grad rec/other (final)", "wall time"]

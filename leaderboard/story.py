@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 
-from common.rules import easiest_first, hardest, never_left_baseline
+from common.lr_rules import FAILED
+from common.rules import easiest_first, harder, hardest, never_left_baseline
 from leaderboard.curves import Curve, CurveRow, axis_text
 from leaderboard.render import md, num
 
@@ -19,8 +20,8 @@ SENS = "state_sens_rel_max"
 
 def curve_story(curve: Curve) -> str:
     """The paragraph shown under the curve's title (markdown, record-derived text escaped)."""
-    parts = [_coverage(curve), _results(curve), *_unsolved(curve), _implied(curve), *_bounds(curve), _steps(curve),
-             _windows(curve), _sensitivity(curve)]
+    parts = [_coverage(curve), _results(curve), *_not_monotone(curve), *_unsolved(curve), _implied(curve),
+             *_bounds(curve), _steps(curve), _windows(curve), _sensitivity(curve)]
     return " ".join(p for p in parts if p)
 
 
@@ -45,8 +46,10 @@ def _coverage(curve: Curve) -> str:
     span = (f"one point, {_axis(curve, curve.values[0])}" if n == 1 else
             f"{name} from {curve.values[0]:g} to {curve.values[-1]:g} ({n} points)")
     models = f"{len(curve.rows)} model{'s' if len(curve.rows) != 1 else ''}"
-    direction = (f"; a larger {name} is easier, so a model's result is the smallest {name} it solves"
-                 if curve.easier_up else "")
+    direction = ("" if not curve.easier_up else
+                 f"; a larger {name} is easier, so a model's result is the smallest {name} it solves" if curve.monotone
+                 else f"; a model's result is the smallest {name} it solves, and every {name} runs: a failure at one "
+                      f"{name} is not taken to hold at a smaller one")
     return f"The curve runs {span} for {models}{direction}."
 
 
@@ -76,6 +79,20 @@ def _results(curve: Curve) -> str:
     return f"{lead}{head}: {order}."
 
 
+def _not_monotone(curve: Curve) -> list[str]:
+    """A model that solves a point yet fails an easier one (every rate): the axis is not monotone for it."""
+    out = []
+    for row in curve.rows:
+        h = row.horizon
+        easier = [v for v in easiest_first(row.cells, curve.easier)
+                  if h is not None and v != h and not harder(v, h, curve.easier) and row.cells[v].state == FAILED]
+        if easier:
+            failed = _join([_axis(curve, v) for v in easier])
+            out.append(f"{md(row.label)} solves {_axis(curve, h)} yet every rate failed {failed}, "
+                       f"an easier point by the axis's direction: not monotone for it at this budget.")
+    return out
+
+
 def _implied(curve: Curve) -> str:
     """The models another curve settles here (leaderboard/implied.py), grouped by what settles them."""
     groups: dict[tuple, list[str]] = {}
@@ -84,8 +101,10 @@ def _implied(curve: Curve) -> str:
     return " ".join(
         f"{_join(names)} {'does' if len(names) == 1 else 'do'} not run here: at the same "
         f"{md(curve.axis_name)} = {state:g} per layer every rate failed {title} at {md(axis)} = {value:g}, "
-        f"an easier point than this curve's {md(axis)} = {setting:g}, so {'its' if len(names) == 1 else 'their'} "
-        f"result is > {state:g}."
+        f"an easier point than this curve's {md(axis)} = {setting:g}, so "
+        + (f"{'its' if len(names) == 1 else 'their'} result is > {state:g}." if curve.monotone else
+           f"{'it fails' if len(names) == 1 else 'they fail'} at {md(curve.axis_name)} = {state:g} "
+           f"(no smaller {md(curve.axis_name)} runs for {'it' if len(names) == 1 else 'them'}).")
         for (title, axis, value, setting, state), names in groups.items())
 
 

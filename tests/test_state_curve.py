@@ -110,6 +110,30 @@ def test_candidates_below_one_where_every_rate_failed_are_not_run():
     assert skip[0] == "beyond_horizon" and f"{KEY} = 4096" in skip[1]
 
 
+def test_where_the_axis_is_not_monotone_a_candidate_below_a_failed_one_runs_and_can_be_the_reference():
+    any_s = Reference(key=KEY, candidates=UP.candidates, extend=1, easier="up", monotone=False)
+    assert parse_reference({"at": {KEY: [4096, 256, 1024]}, "extend": 1, "monotone": False}, "up") == any_s
+    points = {4096.0: grid_runs(4096, 1e-3)}
+    choice = choose_reference(points, any_s, GRID)
+    assert choice.waiting and "1024" in choice.waiting   # 1024 is still to run: nothing stands for it
+    assert run_needed(config(1024, 1e-3, 0), 1e-3, 0, points, any_s, GRID, choice) is None
+    points[1024.0] = grid_runs(1024, 3e-3, solving=(3e-3,))
+    points[256.0] = grid_runs(256, 1e-3)
+    choice = choose_reference(points, any_s, GRID)
+    assert (choice.value, choice.rate) == (1024, 3e-3)
+    with pytest.raises(ValueError, match="true or false"):
+        parse_reference({"at": {KEY: [256]}, "monotone": "no"})
+
+
+def test_an_axis_declared_not_monotone_must_not_stop_its_climb(tmp_path):
+    cfg = _cfg(tmp_path, 1024, 1e-3)
+    cfg.lr_reference.monotone = False
+    with pytest.raises(ConfigError, match="set stop.climb_failures=null"):
+        skip_reason(cfg, MQARTask())
+    cfg.stop.climb_failures = None    # accepted: it waits, as any point does, for the reference's grid
+    assert skip_reason(cfg, MQARTask())[0] == "waiting"
+
+
 def test_a_declared_direction_reaches_the_sweeps_reference():
     assert parse_reference({"at": {KEY: [4096, 256, 1024]}, "extend": 1}, "up") == UP
 
@@ -204,6 +228,25 @@ def test_models_run_over_different_ranges_of_S_are_bounded_by_their_own_range(tm
     assert "or above the largest state the sweep runs a dense recurrence at, S = 256: `dense_state_max`" in legend
 
 
+def test_a_curve_that_is_not_monotone_keeps_a_row_open_past_a_failure_and_says_so(tmp_path):
+    """mamba: every rate fails S = 4096, the rate chosen there solves 1024; lru also ran 256."""
+    spec = {"at": {KEY: [4096]}, "extend": 1, "monotone": False}
+    runs = grid_runs(4096, 1e-3, model="mamba", candidates=(4096,)) + at_rate(1024, 1e-3, True, model="mamba")
+    runs += grid_runs(4096, 1e-3, candidates=(4096,)) + at_rate(1024, 1e-3, False) + at_rate(256, 1e-3, False)
+    for r in runs:
+        r["config"]["lr_reference"], r["config"]["stop"]["climb_failures"] = spec, None
+        write_record(r, tmp_path)
+    (curve,) = collect(tmp_path).curves
+    rows = {row.label: row for row in curve.rows}
+    assert not curve.monotone and rows["mamba"].horizon == 1024
+    assert rows["mamba"].open_at == 256            # lru ran it: a failure above stands for nothing here
+    assert rows["lru"].open_at == 1024             # the chosen rate failed; the other rates are still to run
+    build(tmp_path, tmp_path / "lb.md")
+    text = (tmp_path / "lb.md").read_text()
+    assert "every S runs: a failure at one S is not taken to hold at a smaller one" in text
+    assert "mamba solves S = 1024 yet every rate failed S = 4096" in text and "not monotone for it" in text
+
+
 # -- the sweeps and a real run -------------------------------------------------------------------
 
 def test_the_state_sweeps_declare_the_axis_the_grid_and_every_rate():
@@ -221,11 +264,13 @@ def test_the_state_sweeps_declare_the_axis_the_grid_and_every_rate():
         assert [int(x) for x in str(params.lr_index).split(",")] == list(range(len(cfg.lr_grid))), name
         ref = parse_reference(OmegaConf.to_container(cfg.lr_reference), cfg.curve_axis.easier)
         assert ref.key == KEY and check_grid(sorted(cfg.lr_grid), ref.extend) is None and ref.extend == 2, name
-        assert "crnn" in params.model and "ladder" in params.model and cfg.stop.climb_failures == 1, name
+        assert "crnn" in params.model and "ladder" in params.model, name
+        # the axis is not monotone (Mamba fails S = 1024 and solves 256): every S and candidate runs
+        assert cfg.stop.climb_failures is None and not ref.monotone, name
     states = {name: [float(x) for x in str(cfg.hydra.sweeper.params[f"++{KEY}"]).split(",")]
               for name, cfg in sweeps.items()}
     assert sorted(states["mqar_state"]) == [128, 256, 512, 1024]
-    assert states["mqar_state"] == easiest_first(states["mqar_state"], "up")     # the climb goes down
+    assert states["mqar_state"] == easiest_first(states["mqar_state"], "up")     # the largest S first
     assert tuple(sorted(states["mqar_state_lr"])) == ref.candidates           # the reference runs its candidates
     # the dense recurrences (step ~ S²) run nowhere here: the MQAR curve settles them (leaderboard/implied.py)
     assert {cfg.dense_state_max for cfg in sweeps.values()} == {0}
