@@ -127,7 +127,7 @@ class CurveRow:
     lr_grid: list[float] = field(default_factory=list)
     easier: str | None = None           # the axis's direction (common/rules.py); None: harder upwards
     reference_waiting: str | None = None  # why the rules' reference is not settled yet (a sweep in progress)
-    monotone: bool = True               # a failed point stands for the harder ones (lr_reference.monotone)
+    monotone: bool = True               # a failed point stands for the harder ones (its curve's lr_reference.monotone)
     points: list[float] = field(default_factory=list)  # the curve's values (any row's), where it is not monotone
 
     @property
@@ -353,10 +353,10 @@ def build_curve(key: tuple[str, str, str, str, str], records: list[dict]) -> Cur
     metric, higher = (spec["metric"], spec["mode"] == "max") if spec else primary_of(records[0])
     refs = Counter(row.reference for row in rows if row.reference is not None)
     values = sorted({v for row in rows for v in row.cells})
+    # what the curve's sweep declares now holds for every row, also one that has not run since
+    monotone = all(ref.monotone for row in rows if (ref := declared_reference(row)) is not None)
     for row in rows:
-        ref = declared_reference(row)
-        row.monotone = ref.monotone if ref is not None else True
-        row.points = values if not row.monotone else []
+        row.monotone, row.points = monotone, ([] if monotone else values)
     out = Curve(track, task, curve_name, axis_name, axis_key, rows, values,
                 min(refs, key=lambda v: (-refs[v], v)) if refs else None, metric, higher, warnings, easier)
     out.rows.sort(key=lambda row: _rank(row, out))

@@ -288,7 +288,8 @@ def _reference_rule(curve: Curve) -> str:
     if curve.easier_up:  # the hardest point is the smallest
         where = (f"The reference point is the smallest of {md(curve.axis_name)} = "
                  f"{', '.join(f'{v:g}' for v in cands)} at which some rate of the grid solves (a majority of its "
-                 f"seeds), else the largest; candidates below one where every rate failed are not run. ")
+                 f"seeds), else the largest; " + ("candidates below one where every rate failed are not run. "
+                                                  if curve.monotone else "every candidate runs. "))
     elif len(cands) == 1:
         where = (f"The reference point is {_axis(curve, cands[0])}, declared in advance (the second edition's rule, "
                  f"whether or not some rate solves there). ")

@@ -236,14 +236,18 @@ def test_a_curve_that_is_not_monotone_keeps_a_row_open_past_a_failure_and_says_s
     for r in runs:
         r["config"]["lr_reference"], r["config"]["stop"]["climb_failures"] = spec, None
         write_record(r, tmp_path)
+    for r in grid_runs(4096, 1e-3, model="s4d", candidates=(4096,)):   # run before the sweep said so
+        write_record(r, tmp_path)
     (curve,) = collect(tmp_path).curves
     rows = {row.label: row for row in curve.rows}
     assert not curve.monotone and rows["mamba"].horizon == 1024
     assert rows["mamba"].open_at == 256            # lru ran it: a failure above stands for nothing here
     assert rows["lru"].open_at == 1024             # the chosen rate failed; the other rates are still to run
+    assert rows["s4d"].open_at == 1024             # the curve's declaration holds for a row not run since
     build(tmp_path, tmp_path / "lb.md")
     text = (tmp_path / "lb.md").read_text()
     assert "every S runs: a failure at one S is not taken to hold at a smaller one" in text
+    assert "else the largest; every candidate runs." in text
     assert "mamba solves S = 1024 yet every rate failed S = 4096" in text and "not monotone for it" in text
 
 
