@@ -127,8 +127,9 @@ class CurveRow:
     lr_grid: list[float] = field(default_factory=list)
     easier: str | None = None           # the axis's direction (common/rules.py); None: harder upwards
     reference_waiting: str | None = None  # why the rules' reference is not settled yet (a sweep in progress)
-    monotone: bool = True               # a failed point stands for the harder ones (its curve's lr_reference.monotone)
-    points: list[float] = field(default_factory=list)  # the curve's values (any row's), where it is not monotone
+    # every value of the curve, where its sweep declares it not monotone (lr_reference.monotone: every
+    # point runs); None: a failed point stands for the harder ones
+    points: list[float] | None = None
 
     @property
     def horizon(self) -> float | None:
@@ -147,7 +148,7 @@ class CurveRow:
         (or not run while another row has) is open, past a failure too."""
         if any(old(r) for r in self.records):
             return None
-        if not self.monotone:
+        if self.points is not None:
             return next((v for v in easiest_first(self.points, self.easier)
                          if v not in self.cells or self.cells[v].state == OPEN), None)
         for value in easiest_first(self.cells, self.easier):
@@ -181,16 +182,12 @@ class Curve:
     warnings: list[str] = field(default_factory=list)
     easier: str | None = None    # the axis's direction (common/rules.py); None: harder upwards (memory)
     implied: list = field(default_factory=list)  # models another curve settles here (leaderboard/implied.py)
+    monotone: bool = True        # a failed point stands for the harder ones (the sweep's lr_reference.monotone)
 
     @property
     def easier_up(self) -> bool:
         """Larger axis values are easier (a state-size curve): its result is the smallest value solved."""
         return easier_up(self.easier)
-
-    @property
-    def monotone(self) -> bool:
-        """Whether a failed point stands for the harder ones on this curve (each row's sweep declares it)."""
-        return all(row.monotone for row in self.rows)
 
     @property
     def title(self) -> str:
@@ -356,9 +353,10 @@ def build_curve(key: tuple[str, str, str, str, str], records: list[dict]) -> Cur
     # what the curve's sweep declares now holds for every row, also one that has not run since
     monotone = all(ref.monotone for row in rows if (ref := declared_reference(row)) is not None)
     for row in rows:
-        row.monotone, row.points = monotone, ([] if monotone else values)
+        row.points = None if monotone else values
     out = Curve(track, task, curve_name, axis_name, axis_key, rows, values,
-                min(refs, key=lambda v: (-refs[v], v)) if refs else None, metric, higher, warnings, easier)
+                min(refs, key=lambda v: (-refs[v], v)) if refs else None, metric, higher, warnings, easier,
+                monotone=monotone)
     out.rows.sort(key=lambda row: _rank(row, out))
     return out
 

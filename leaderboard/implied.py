@@ -38,12 +38,11 @@ class Implied:
     source: Curve       # the memory curve that found it
     value: float        # the point of `source` where every rate failed, no harder than the state curve's setting
     setting: float      # the state curve's own value on `source`'s axis
-    monotone: bool = True  # the state curve's axis (lr_reference.monotone): is a failure at S one at every smaller S?
 
-    def result(self) -> str:
+    def result(self, monotone: bool) -> str:
         """The model's result on the state curve, in the notation of its rows: nothing solved up to this S,
-        or, on an axis that is not monotone, a failure at this S alone (no smaller S runs for it)."""
-        return f"> {self.state:g}‡" if self.monotone else f"fails at {self.state:g}‡"
+        or, on a curve that is not monotone (`Curve.monotone`), a failure at this S alone (no smaller S runs for it)."""
+        return f"> {self.state:g}‡" if monotone else f"fails at {self.state:g}‡"
 
     def reason(self) -> str:
         return (f"every rate failed {self.source.title} at {self.source.axis_name} = {self.value:g} "
@@ -100,7 +99,7 @@ def implied_on(curve: Curve, curves: list[Curve]) -> list[Implied]:
                 continue
             value = _first_failure(row, source, float(setting))
             if value is not None:
-                out[row.model] = Implied(row.model, row, float(state), source, value, float(setting), curve.monotone)
+                out[row.model] = Implied(row.model, row, float(state), source, value, float(setting))
     return sorted(out.values(), key=lambda i: i.model)
 
 

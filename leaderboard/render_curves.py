@@ -233,7 +233,7 @@ def headline(curves: list[Curve], tables: dict[tuple[str, str, str], list[Row]],
         for i, c in enumerate(curves):
             row = by_name.get(name, {}).get(i)
             if row is None:  # not run on this curve, or settled there by another (leaderboard/implied.py)
-                implied = next((imp.result() for imp in c.implied if imp.model == name), NOT_RUN)
+                implied = next((imp.result(c.monotone) for imp in c.implied if imp.model == name), NOT_RUN)
                 cells += [implied, NOT_RUN]
             elif _own_references(c):  # each model's rate was chosen where it solves: its steps there, and where
                 at = row.reference if row.reference is not None else c.values[0]
@@ -357,7 +357,7 @@ def curve_section(curve: Curve) -> list[str]:
         out.append(_row([md(row.label), *size_cells(row.records), horizon_cell(row, curve),
                          *[point_cell(row.cells.get(v), curve) for v in curve.values]]))
     for imp in curve.implied:
-        out.append(_row([md(imp.model), *size_cells(imp.row.records), imp.result(), *[NOT_RUN] * len(curve.values)]))
+        out.append(_row([md(imp.model), *size_cells(imp.row.records), imp.result(curve.monotone), *[NOT_RUN] * len(curve.values)]))
     if curve.implied:
         out += ["", "`‡`: not run on this curve, settled by another: " + "; ".join(
             f"{md(imp.model)}: {imp.reason()}" for imp in curve.implied)
