@@ -245,9 +245,20 @@ class Run:
             raise
         if self.guard.diverged_at is not None or not self.params_finite():
             status = "diverged"
-        elif not self.module.last_test:
-            self.trainer.test(self.module, datamodule=self.task, verbose=False)
+        else:
+            if not self.module.last_val:
+                self.finish_at_cap()
+            if not self.module.last_test:
+                self.trainer.test(self.module, datamodule=self.task, verbose=False)
         return self.write(status, error, resume)
+
+    def finish_at_cap(self) -> None:
+        """A fit that validated nothing resumed from a checkpoint saved at the step cap, which
+        Lightning writes just before that step's validation, and then calls no training hook: run
+        that validation and the final measurement here, as the uninterrupted run did."""
+        self.trainer.validate(self.module, datamodule=self.task, verbose=False)
+        self.stopper.note_departure(self.trainer)
+        self.sensitivity.measure_final(self.trainer, self.module)
 
     def elapsed(self) -> float:
         """The run's wall time so far: this session's, plus that of the sessions before a resume."""

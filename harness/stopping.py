@@ -78,11 +78,15 @@ class PlateauStopping(EarlyStopping):
         self.left_baseline_at: int | None = None
         self._patience_open = False
 
-    def _run_early_stopping_check(self, trainer) -> None:
+    def note_departure(self, trainer) -> None:
+        """Notes the step at which the monitored metric first left the baseline."""
         current = trainer.callback_metrics.get(self.monitor)
         if self.left_baseline_at is None and current is not None and (
                 self.baseline is None or self.baseline.met({self.baseline.metric: float(current)})):
             self.left_baseline_at = trainer.global_step
+
+    def _run_early_stopping_check(self, trainer) -> None:
+        self.note_departure(trainer)
         opens = int(self.opens_at * trainer.estimated_stepping_batches)
         self._patience_open = self.left_baseline_at is not None and trainer.global_step >= opens
         super()._run_early_stopping_check(trainer)

@@ -76,11 +76,13 @@ class SensitivitySuite(L.Callback):
         self.init: dict | None = None
         self.final: dict | None = None
         self.seconds = 0.0
+        self._batch: dict | None = None  # the probe batch, drawn when training starts
 
     # -- what gets measured ------------------------------------------------------------
     def probe_batch(self, trainer) -> dict:
         batch = next(iter(trainer.datamodule.val_dataloader()))
-        return {k: v[: self.n_probe] for k, v in batch.items()}
+        # a copy: after trainer.validate the split's tensors may be inference tensors, which autograd refuses
+        return {k: v[: self.n_probe].clone() for k, v in batch.items()}
 
     def state_sequences(self, layer, n: int, length: int) -> int:
         """How many probe sequences the state-building probes of `layer` use (module docstring)."""
@@ -182,8 +184,15 @@ class SensitivitySuite(L.Callback):
         pl_module.log_dict({f"sens/{k}": float(m[k]) for k in SUMMARY_KEYS if m[k] is not None})
 
     def on_train_end(self, trainer, pl_module) -> None:
+        self.measure_final(trainer, pl_module)
+
+    def measure_final(self, trainer, pl_module) -> None:
+        """The trained model's measurement; the run calls it itself when a fit resumed at its step
+        cap had nothing left to train (Lightning then calls no training hook)."""
         if not self.enabled:
             return
+        if self._batch is None:
+            self._batch = self.probe_batch(trainer)
         if not all(bool(torch.isfinite(p).all()) for p in pl_module.model.parameters()):
             return  # diverged: nothing meaningful to measure
         with torch.enable_grad():

@@ -73,6 +73,23 @@ def test_killed_run_resumes_to_the_same_final_metrics(tmp_path):
     assert a["sensitivity"]["init"]["act_m2_max"] == b["sensitivity"]["init"]["act_m2_max"]
 
 
+def test_a_run_resumed_from_its_checkpoint_at_the_cap_writes_the_record_it_would_have(tmp_path):
+    """Lightning saves the checkpoint at the step cap just before that step's validation; a run
+    resumed from it (its record lost, or the process stopped while testing) trains no step and
+    calls no training hook, and once wrote a record with no validation metrics, a history one
+    entry short and no final sensitivity."""
+    a = train_here(tmp_path, *_resume_args(tmp_path))
+    assert a["outcome"] == "budget" and a["steps"] == 200
+    Path(a["_path"]).unlink()
+    b = train_here(tmp_path, *_resume_args(tmp_path), "resume=auto")
+    assert b["resumed_from"].endswith("last.ckpt") and b["steps"] == 200
+    assert b["metrics"] == a["metrics"] and b["metrics"]["val"]
+    assert b["history"] == a["history"]
+    for key in ("outcome", "solved_at", "left_baseline_at", "status"):
+        assert b[key] == a[key], key
+    assert b["sensitivity"]["final"]["state_sens_rel_max"] == a["sensitivity"]["final"]["state_sens_rel_max"]
+
+
 def test_same_seed_gives_identical_metrics(tmp_path):
     outs = [train_here(tmp_path / str(i), "model=lru", "debug=fast", *SMALL) for i in range(2)]
     assert outs[0]["metrics"] == outs[1]["metrics"]
