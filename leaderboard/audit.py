@@ -12,7 +12,8 @@ every curve but a state-size curve, every model on every curve with its horizon 
 past it still open), each curve and image table of one edition (a curve's second-edition records
 leave when its rerun begins, so the page never mixes the protocols), and the job time against the
 edition's 20 h; on the published records, also that every sweep the track declares
-(conf/experiment/leaderboard) has begun, since the curve checks count only curves with records.
+(conf/experiment/leaderboard) has begun, since the curve checks count only curves with records, and,
+on a curve declared not monotone, that each row has run every point its sweep lists.
 One more says how often a run solved on validation misses its criterion on test (a run stops
 at the first validation meeting it, so a miss within the noise is expected; beyond it,
 validation and test disagree)."""
@@ -25,12 +26,12 @@ from pathlib import Path
 
 from common.lr_rules import FAILED, by_rate, rate_key, verdict
 from common.record import COMPLETE, old
-from common.rules import SEEDS, Criterion, never_left_baseline, solved_on_validation
+from common.rules import SEEDS, Criterion, easiest_first, never_left_baseline, solved_on_validation
 from leaderboard.build import PUBLISHED, collect
 from leaderboard.curves import Curve
 from leaderboard.protocol import at_end
 from leaderboard.render import state_per_layer
-from leaderboard.sweeps import declared_sweeps, sweep_of
+from leaderboard.sweeps import declared_points, declared_sweeps, sweep_of
 
 BUDGET_SHARE = 0.10
 JOB_HOURS = 20.0
@@ -53,7 +54,8 @@ def _names(items: list[str], limit: int = 8) -> str:
     return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def run_checks(records: list[dict], curves: list[Curve], tables: dict, sweeps: list[str] | None = None) -> list[Check]:
+def run_checks(records: list[dict], curves: list[Curve], tables: dict, sweeps: list[str] | None = None,
+               points_of=declared_points) -> list[Check]:
     """The checks; `sweeps`: the declared sweeps each to have third-edition records (None: not asked)."""
     new = [r for r in records if not old(r)]
     ok = [r for r in new if r.get("status") == "ok"]
@@ -152,8 +154,17 @@ def run_checks(records: list[dict], curves: list[Curve], tables: dict, sweeps: l
                         + (f" ({implied} (model, curve) results settled by another curve)" if implied else "")
                         + (f"; missing: {_names(missing)}" if missing else "")))
 
-    open_rows = [f"{row.label} on {c.title} at {c.axis_name} = {row.open_at:g}" for c in new_curves for row in c.rows
-                 if row.open_at is not None]
+    def open_at(c: Curve, row) -> float | None:
+        """The page's open point, or, on a declared curve that is not monotone (every point runs), the
+        first point its sweep lists that this row has not run: the page, built from the records alone,
+        knows only the points some row ran."""
+        if row.open_at is not None or c.monotone or sweeps is None or sweep_of(row.records[0]) not in sweeps:
+            return row.open_at
+        unrun = [v for v in points_of(sweep_of(row.records[0]), c.axis_key) if v not in row.cells]
+        return easiest_first(unrun, c.easier)[0] if unrun else None
+
+    open_rows = [f"{row.label} on {c.title} at {c.axis_name} = {at:g}" for c in new_curves for row in c.rows
+                 if (at := open_at(c, row)) is not None]
     n_rows = sum(len(c.rows) for c in new_curves)
     checks.append(Check("every horizon settled", not open_rows,
                         f"{n_rows - len(open_rows)} of {n_rows} (model, curve) rows have a horizon or fail their first "

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from common.registry import CONF_DIR
 
 SWEEP_DIR = CONF_DIR / "experiment" / "leaderboard"
@@ -26,3 +28,16 @@ def sweep_of(record: dict) -> str:
     if task == "mqar" and axis.get("key") == "model.layer.state":
         return "mqar_state"
     return "word_problem_neg" if task == "word_problem" and layer.get("neg_eigen") else task
+
+
+def declared_points(sweep: str, axis_key: str, directory: Path = SWEEP_DIR) -> list[float]:
+    """The axis values a declared sweep lists for `axis_key` in its sweeper's parameters (`1024,512,...`);
+    [] where it lists none as plain numbers (a value set elsewhere, or a range)."""
+    params = OmegaConf.select(OmegaConf.load(directory / f"{sweep}.yaml"), "hydra.sweeper.params") or {}
+    for key, values in params.items():
+        if key.lstrip("+") == axis_key:
+            try:
+                return [float(v) for v in str(values).split(",")]
+            except ValueError:
+                return []
+    return []

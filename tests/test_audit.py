@@ -155,3 +155,30 @@ def test_a_declared_sweep_without_records_fails_where_the_curve_checks_cannot_se
     pairs = {"task": {"name": "mqar", "axis": {"key": "task.n_pairs"}}, "config": {"model": {"layer": {}}}}
     neg = {"task": {"name": "word_problem"}, "config": {"model": {"layer": {"neg_eigen": True}}}}
     assert [sweep_of(r) for r in (state, pairs, neg)] == ["mqar_state", "mqar", "word_problem_neg"]
+
+
+def test_a_row_on_a_curve_that_is_not_monotone_stays_open_until_every_declared_point_has_run(tmp_path):
+    """Every rate of mamba fails S = 4096, the chosen rate solves 1024 on every seed: the page, which
+    knows only the points run, calls the row settled; the audit reads the sweep's declared points and
+    holds it open at the first one not run yet (the page cannot see a point no row has run)."""
+    from leaderboard.sweeps import declared_points
+    from tests.test_state_curve import KEY, at_rate
+    from tests.test_state_curve import grid_runs as state_grid
+
+    spec = {"at": {KEY: [4096]}, "extend": 1, "monotone": False}
+    runs = _third(state_grid(4096, 1e-3, model="mamba", candidates=(4096,))
+                  + at_rate(1024, 1e-3, True, model="mamba"))
+    for r in runs:
+        r["config"]["lr_reference"], r["config"]["stop"]["climb_failures"] = spec, None
+        write_record(r, tmp_path)
+    data = collect(tmp_path)
+
+    def settled(points):
+        checks = run_checks(data.records, data.curves, data.tables, ["mqar_state"], points_of=lambda *_: points)
+        return {c.name: c for c in checks}["every horizon settled"]
+    assert _checks(tmp_path / "page", runs)["every horizon settled"].passed      # no sweep declared: the page's view
+    assert settled([4096.0, 1024.0]).passed
+    check = settled([4096.0, 1024.0, 512.0, 256.0])
+    assert not check.passed and check.detail.endswith("open: mamba on mqar `L=128,pairs=8,V=128,a=0.01` at S = 512")
+    assert declared_points("mqar_state", KEY) == [1024.0, 512.0, 256.0, 128.0]
+    assert declared_points("mqar_state", "task.n_pairs") == []
