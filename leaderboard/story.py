@@ -88,8 +88,9 @@ def _not_monotone(curve: Curve) -> list[str]:
                   if h is not None and v != h and not harder(v, h, curve.easier) and row.cells[v].state == FAILED]
         if easier:
             failed = _join([_axis(curve, v) for v in easier])
+            points = "an easier point" if len(easier) == 1 else "easier points"
             out.append(f"{md(row.label)} solves {_axis(curve, h)} yet every rate failed {failed}, "
-                       f"an easier point by the axis's direction: not monotone for it at this budget.")
+                       f"{points} by the axis's direction: not monotone for it at this budget.")
     return out
 
 
