@@ -253,9 +253,9 @@ class Run:
         return self.write(status, error, resume)
 
     def finish_at_cap(self) -> None:
-        """A fit that validated nothing resumed from a checkpoint saved at the step cap, which
-        Lightning writes just before that step's validation, and then calls no training hook: run
-        that validation and the final measurement here, as the uninterrupted run did."""
+        """A fit that validated nothing was resumed from the checkpoint saved at its step cap
+        (Lightning writes it just before that step's validation) and, with no step left, called no
+        training hook: run that validation and the final measurement here, as the uninterrupted run did."""
         self.trainer.validate(self.module, datamodule=self.task, verbose=False)
         self.stopper.note_departure(self.trainer)
         self.sensitivity.measure_final(self.trainer, self.module)
