@@ -36,7 +36,7 @@ from harness.compose import compose_run
 from harness.run import complete_defaults
 from harness.state_cap import state_cap_skip
 from leaderboard.build import PUBLISHED, collect
-from leaderboard.sweeps import SWEEP_DIR
+from leaderboard.sweeps import SWEEP_DIR, declared_points
 
 FAILED_SEEDS = SEEDS // 2 + 1  # the chosen rate's majority is out of reach once this many seeds fail
 
@@ -67,8 +67,7 @@ def axis_of(sweep: str) -> tuple[str, list[float], object]:
     if ref is None or not ref.key:
         raise SystemExit(f"{sweep}: no memory axis (lr_reference.at names no axis key); "
                          f"benchmarks/track_cost.py prices it")
-    values = str(base.hydra.sweeper.params[f"++{ref.key}"]).split(",")
-    return ref.key, easiest_first([float(v) for v in values], ref.easier), ref
+    return ref.key, easiest_first(declared_points(sweep, ref.key), ref.easier), ref
 
 
 def config_at(sweep: str, model: str, key: str, value: float):

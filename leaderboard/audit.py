@@ -26,7 +26,7 @@ from pathlib import Path
 
 from common.lr_rules import FAILED, by_rate, rate_key, verdict
 from common.record import COMPLETE, old
-from common.rules import SEEDS, Criterion, easiest_first, never_left_baseline, solved_on_validation
+from common.rules import SEEDS, Criterion, never_left_baseline, solved_on_validation
 from leaderboard.build import PUBLISHED, collect
 from leaderboard.curves import Curve
 from leaderboard.protocol import at_end
@@ -155,13 +155,11 @@ def run_checks(records: list[dict], curves: list[Curve], tables: dict, sweeps: l
                         + (f"; missing: {_names(missing)}" if missing else "")))
 
     def open_at(c: Curve, row) -> float | None:
-        """The page's open point, or, on a declared curve that is not monotone (every point runs), the
-        first point its sweep lists that this row has not run: the page, built from the records alone,
-        knows only the points some row ran."""
-        if row.open_at is not None or c.monotone or sweeps is None or sweep_of(row.records[0]) not in sweeps:
+        """The page's open point; on a declared curve that is not monotone (every point runs), over the
+        points its sweep lists too: the page, built from the records alone, knows only the points some row ran."""
+        if c.monotone or sweeps is None or sweep_of(row.records[0]) not in sweeps or row.open_at is not None:
             return row.open_at
-        unrun = [v for v in points_of(sweep_of(row.records[0]), c.axis_key) if v not in row.cells]
-        return easiest_first(unrun, c.easier)[0] if unrun else None
+        return row.first_unsettled(points_of(sweep_of(row.records[0]), c.axis_key))
 
     open_rows = [f"{row.label} on {c.title} at {c.axis_name} = {at:g}" for c in new_curves for row in c.rows
                  if (at := open_at(c, row)) is not None]

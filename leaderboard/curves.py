@@ -149,12 +149,16 @@ class CurveRow:
         if any(old(r) for r in self.records):
             return None
         if self.points is not None:
-            return next((v for v in easiest_first(self.points, self.easier)
-                         if v not in self.cells or self.cells[v].state == OPEN), None)
+            return self.first_unsettled(self.points)
         for value in easiest_first(self.cells, self.easier):
             if self.cells[value].state != SOLVED:
                 return value if self.cells[value].state == OPEN else None
         return None
+
+    def first_unsettled(self, points) -> float | None:
+        """The easiest of `points` this row has not run, or has run and not settled yet."""
+        return next((v for v in easiest_first(points, self.easier)
+                     if v not in self.cells or self.cells[v].state == OPEN), None)
 
     def capped_beyond(self) -> list[dict]:
         """The runs past the horizon (at the chosen rate) that the step cap stopped, still improving
